@@ -8,6 +8,7 @@ import { type Tensor, tensorFromValues, scalar } from '../tensor.js';
 import { type TensorType, type ValueType, formatType } from '../types.js';
 import { getSignature } from './index.js';
 import { type OpArgs, type OpSignature, OpTypeError, type ParamSpec } from './signature.js';
+import { checkOperands } from './check.js';
 
 /** Inputs of ops, keyed by [op type, param], and fixed values per generated op name. */
 export interface ArgSource {
@@ -129,4 +130,25 @@ export function inferOutputTypes(op: Op, target: Target): ValueType[] {
   const sig = getSignature(op.type, target);
   if (!sig) throw new OpTypeError(op.type, op.name, null, `unknown op, or not available at ${target}`);
   return sig.infer(opArgs(op, target));
+}
+
+/**
+ * Full type check of an op for a target: the op exists at the target, operands match the
+ * signature's ParamSpecs (dtypes, type variables, ranks, constness), and `infer`
+ * accepts them. Returns the inferred output types.
+ */
+export function typeCheckOp(op: Op, target: Target): ValueType[] {
+  const sig = getSignature(op.type, target);
+  if (!sig) throw new OpTypeError(op.type, op.name, null, `unknown op, or not available at ${target}`);
+  const args = opArgs(op, target);
+  checkOperands(
+    sig,
+    {
+      types: (p) => op.inputs.get(p)?.map((v) => v.type),
+      isConst: (p) => op.inputs.get(p)?.map((v) => isConst(v)),
+      params: () => [...op.inputs.keys()],
+    },
+    args,
+  );
+  return sig.infer(args);
 }
