@@ -5,10 +5,13 @@
  * (payload kept, quiet bit preserved as NumPy does).
  */
 
+// The table holds fp32 bit patterns as int32: V8 keeps int32 loads/stores in registers,
+// whereas uint32 values ≥ 2^31 (every negative float) may be boxed as doubles — 3× slower
+// on varied inputs (benchmarks/results/ir.md).
 const F16_TO_F32_BITS = buildTable();
 
-function buildTable(): Uint32Array {
-  const t = new Uint32Array(65536);
+function buildTable(): Int32Array {
+  const t = new Int32Array(65536);
   for (let h = 0; h < 65536; h++) {
     const sign = (h & 0x8000) << 16;
     const exp = (h >>> 10) & 0x1f;
@@ -40,7 +43,7 @@ export function fp16ToFp32Array(src: Uint16Array, out?: Float32Array): Float32Ar
   const n = src.length;
   const dst = out ?? new Float32Array(n);
   if (dst.length < n) throw new Error(`output has ${dst.length} elements, need ${n}`);
-  const bits = new Uint32Array(dst.buffer, dst.byteOffset, n);
+  const bits = new Int32Array(dst.buffer, dst.byteOffset, n);
   const t = F16_TO_F32_BITS;
   for (let i = 0; i < n; i++) bits[i] = t[src[i]];
   return dst;
@@ -70,7 +73,7 @@ function f32BitsToF16Bits(x: number): number {
   if (a < 0x38800000) {
     // below the smallest normal fp16 (2^-14): subnormal or zero. Scale so one fp16 ulp
     // (2^-24) is 1 and round half to even on the integer.
-    if (a < 0x33000000) return sign; // < 2^-25: rounds to zero (2^-25 exactly ties to even 0)
+    if (a < 0x33000000) return sign; // < 2^-25: rounds to zero (2^-25 itself is a tie, rounded to even 0 below)
     F32_SCRATCH_U[0] = a;
     const m = F32_SCRATCH_F[0] * 16777216; // exact in float64
     let r = Math.floor(m);

@@ -13,7 +13,7 @@ export function packSubByte(values: ArrayLike<number>, nbits: number): Uint8Arra
   if (nbits === 8) {
     for (let i = 0; i < n; i++) {
       const v = values[i];
-      if (!(v >= 0 && v < 256)) throw new Error(`value ${v} at index ${i} does not fit in 8 bits`);
+      if (!(v >= 0 && v < 256) || !Number.isInteger(v)) throw new Error(`value ${v} at index ${i} does not fit in 8 bits`);
       out[i] = v;
     }
     return out;

@@ -231,7 +231,7 @@ export class FileTensor extends Tensor {
       let done = 0;
       while (done < this._byteLength) {
         const want = Math.min(buf.byteLength, this._byteLength - done);
-        const n = readFully(fd, buf, want, this.offset + done, this.path);
+        const n = readFully(fd, buf, want, this.offset + done, this.path, this.offset, this._byteLength);
         done += n;
         yield buf.subarray(0, n);
       }
@@ -249,11 +249,29 @@ export class FileTensor extends Tensor {
   }
 }
 
-function readFully(fd: number, buf: Uint8Array, want: number, position: number, path: string): number {
+/**
+ * Reads `want` bytes at `position` into `buf`. `rangeOffset`/`rangeLength` name the whole
+ * range the caller is after (a tensor's bytes), so a truncated file is reported by the
+ * range that could not be read, not by an internal chunk.
+ */
+function readFully(
+  fd: number,
+  buf: Uint8Array,
+  want: number,
+  position: number,
+  path: string,
+  rangeOffset = position,
+  rangeLength = want,
+): number {
   let got = 0;
   while (got < want) {
     const n = readSync(fd, buf, got, want - got, position + got);
-    if (n === 0) throw new Error(`${path}: unexpected end of file at byte ${position + got} (wanted ${want - got} more bytes)`);
+    if (n === 0) {
+      throw new Error(
+        `${path}: unexpected end of file at byte ${position + got} while reading ${rangeLength} bytes at offset ${rangeOffset}` +
+          ` (the range ends at byte ${rangeOffset + rangeLength})`,
+      );
+    }
     got += n;
   }
   return got;
@@ -405,8 +423,18 @@ export function tensorFromValues(
     }
     case 'int64':
     case 'uint64': {
+      // Checked against the exact bigint bounds: typed-array stores would wrap silently.
+      const lo = dtype === 'int64' ? -(2n ** 63n) : 0n;
+      const hi = dtype === 'int64' ? 2n ** 63n - 1n : 2n ** 64n - 1n;
       const out = dtype === 'int64' ? new BigInt64Array(count) : new BigUint64Array(count);
-      for (let i = 0; i < count; i++) out[i] = BigInt((values as ArrayLike<unknown>)[i] as number);
+      for (let i = 0; i < count; i++) {
+        const v = (values as ArrayLike<unknown>)[i];
+        const b = typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : undefined;
+        if (b === undefined || b < lo || b > hi) {
+          throw new Error(`value ${String(v)} at index ${i} is not a valid ${dtype} (range ${lo}..${hi})`);
+        }
+        out[i] = b;
+      }
       return new DenseTensor(dtype, shape, new Uint8Array(out.buffer));
     }
     case 'string':

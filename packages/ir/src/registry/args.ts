@@ -16,6 +16,8 @@ export interface ArgSource {
   readonly opName: string;
   types(param: string): readonly ValueType[] | undefined;
   consts(param: string): ReadonlyArray<Tensor | undefined> | undefined;
+  /** Constness of each bound value without evaluating it; when absent, `consts` decides. */
+  isConst?(param: string): readonly boolean[] | undefined;
 }
 
 export function makeArgs(src: ArgSource, sig: OpSignature | undefined): OpArgs {
@@ -39,6 +41,10 @@ export function makeArgs(src: ArgSource, sig: OpSignature | undefined): OpArgs {
       return t as TensorType;
     },
     types: (p) => src.types(p) ?? [],
+    isConst: (p) => {
+      const cs = src.isConst ? src.isConst(p) : src.consts(p)?.map((c) => c !== undefined);
+      return cs !== undefined && cs.length > 0 && cs.every((c) => c);
+    },
     constValue: (p) => {
       const cs = src.consts(p);
       if (!cs || cs.length !== 1) return undefined;
@@ -48,7 +54,7 @@ export function makeArgs(src: ArgSource, sig: OpSignature | undefined): OpArgs {
       if (args.has(p)) return args.constValue(p);
       const d = spec(p)?.default;
       if (!d) return undefined;
-      return defaultTensor(d);
+      return d.resolve ? d.resolve(args) : defaultTensor(d);
     },
     constValues: (p) => src.consts(p) ?? [],
     fail,
@@ -120,6 +126,7 @@ export function opArgs(op: Op, target: Target): OpArgs {
       opName: op.name,
       types: (p) => op.inputs.get(p)?.map((v) => v.type),
       consts: (p) => op.inputs.get(p)?.map((v) => constValueOf(v, target)),
+      isConst: (p) => op.inputs.get(p)?.map((v) => isConst(v)),
     },
     sig,
   );

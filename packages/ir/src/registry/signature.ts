@@ -32,7 +32,17 @@ export interface ParamSpec {
    * Default of an optional parameter. `materialized` = coremltools writes it as a
    * separate const even when the user omitted it (mil-ops.md §0.2).
    */
-  readonly default?: { readonly value: number | boolean | string | readonly number[] | readonly boolean[]; readonly dtype: DType; readonly materialized: boolean };
+  readonly default?: {
+    readonly value: number | boolean | string | readonly number[] | readonly boolean[];
+    readonly dtype: DType;
+    readonly materialized: boolean;
+    /**
+     * The exact default when it depends on the other operands (e.g. `linear.bias` zeros of
+     * `[D_out]`, `conv.strides` ones per spatial dim, `rsqrt.epsilon` in `x`'s dtype); then
+     * `value`/`dtype` only describe it. Undefined when it cannot be known yet.
+     */
+    readonly resolve?: (args: OpArgs) => Tensor | undefined;
+  };
   /** Allowed ranks: exact, or [min, max] inclusive (max may be Infinity). */
   readonly rank?: number | readonly [number, number];
   /** One-line description (shown in errors and docs). */
@@ -51,6 +61,11 @@ export interface OpArgs {
   tensor(param: string): TensorType;
   /** Types of every value bound to a tuple param. */
   types(param: string): readonly ValueType[];
+  /**
+   * Whether every value bound to `param` is a compile-time constant (mil-ops.md §0.2).
+   * Cheap: never evaluates constexpr chains (use it instead of `constValue` on weights).
+   */
+  isConst(param: string): boolean;
   /** The constant value of `param` if it is known at compile time, else undefined. */
   constValue(param: string): Tensor | undefined;
   /** Constant value of `param`, or the spec default when the param is absent; undefined if not const. */
