@@ -39,6 +39,7 @@ export { blobSizeInBytes, blobPaddingBits, blobDTypes } from './blob-shape.js';
 export { BlobWriter } from './blob-writer.js';
 export type { BlobData } from './blob-writer.js';
 export { BlobReader } from './blob-reader.js';
+export { resolveBlobFile, DEFAULT_BLOB_FILE_NAME } from './blob-file.js';
 export type { BlobMetadata } from './blob-reader.js';
 
 export {

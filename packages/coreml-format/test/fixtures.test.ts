@@ -12,6 +12,8 @@ import {
   type Block,
   BlobReader,
   DataType,
+  DEFAULT_BLOB_FILE_NAME,
+  type Manifest,
   type Model,
   type Value,
   decodeModel,
@@ -19,6 +21,7 @@ import {
   itemPath,
   mlProgramOf,
   readManifest,
+  resolveBlobFile,
   rootModelEntry,
   weightsEntry,
 } from '../src/index.js';
@@ -28,13 +31,22 @@ const packages = readdirSync(FIXTURES)
   .filter((f) => f.endsWith('.mlpackage'))
   .sort();
 
-function load(name: string): { model: Model; bytes: Uint8Array; weightsDir: string | undefined } {
+interface Loaded {
+  pkg: string;
+  manifest: Manifest;
+  modelPath: string;
+  model: Model;
+  bytes: Uint8Array;
+  weightsDir: string | undefined;
+}
+
+function load(name: string): Loaded {
   const pkg = join(FIXTURES, name);
   const manifest = readManifest(pkg);
   const modelPath = itemPath(pkg, rootModelEntry(manifest).item);
   const bytes = readFileSync(modelPath);
   const weights = weightsEntry(manifest);
-  return { model: decodeModel(bytes, modelPath), bytes, weightsDir: weights && itemPath(pkg, weights.item) };
+  return { pkg, manifest, modelPath, model: decodeModel(bytes, modelPath), bytes, weightsDir: weights && itemPath(pkg, weights.item) };
 }
 
 /** Every Value in a block: op attributes, value bindings of inputs, nested blocks. */
@@ -70,7 +82,7 @@ describe('fixture models decode with the generated code', () => {
   });
 
   it.each(packages)('%s: every blob reference resolves in its weight file with the declared dtype and shape', (name) => {
-    const { model, weightsDir } = load(name);
+    const { pkg, manifest, modelPath, model, weightsDir } = load(name);
     const program = mlProgramOf(model);
     const readers = new Map<string, BlobReader>();
     let blobs = 0;
@@ -79,9 +91,9 @@ describe('fixture models decode with the generated code', () => {
         for (const value of valuesOf(fn.blockSpecializations[fn.opset])) {
           if (value.value.case !== 'blobFileValue') continue;
           const { fileName, offset } = value.value.value;
-          expect(fileName).toBe('@model_path/weights/weight.bin');
-          expect(weightsDir).toBeDefined();
-          const file = join(weightsDir as string, fileName.slice(fileName.lastIndexOf('/') + 1));
+          expect(fileName).toBe(DEFAULT_BLOB_FILE_NAME);
+          const file = resolveBlobFile(pkg, manifest, fileName, modelPath);
+          expect(file).toBe(join(weightsDir as string, 'weight.bin'));
           let reader = readers.get(file);
           if (!reader) readers.set(file, (reader = BlobReader.open(file)));
           const tt = value.type?.type;

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_BLOB_FILE_NAME,
   type Manifest,
   createManifest,
   deterministicIdentifier,
@@ -17,6 +18,7 @@ import {
   parseManifest,
   randomIdentifier,
   readManifest,
+  resolveBlobFile,
   rootModelEntry,
   uuidV5,
   weightsEntry,
@@ -215,7 +217,7 @@ describe('validation (§2.3)', () => {
     const bad = formatError(() => readManifest(makePackage('{"fileFormatVersion": "1.0.0",}')));
     expect(bad.message).toMatch(/expected a JSON document, found a syntax error/);
     expect(typeof bad.where).toBe('number');
-    expect(formatError(() => parseManifest('[1]', 'M.json')).message).toBe('M.json: at field (document): expected a JSON object at the top level, found an array');
+    expect(formatError(() => parseManifest('[1]', 'M.json')).message).toBe('M.json: at (document): expected a JSON object at the top level, found an array');
   });
 
   it.each([
@@ -338,5 +340,42 @@ describe('hostile item paths', () => {
     rmSync(join(dir, 'model.mlmodel'));
     symlinkSync('real.mlmodel', join(dir, 'model.mlmodel'));
     expect(readManifest(pkg).rootModelIdentifier).toBe('9D0E5A42-1F3B-4B7A-9E0C-5A6B7C8D9E0F');
+  });
+});
+
+describe('resolveBlobFile (BlobFileValue.fileName → path)', () => {
+  function pkgWithBlob(): { pkg: string; manifest: Manifest; weights: string } {
+    const pkg = makePackage(EXAMPLE);
+    const weights = join(pkg, 'Data', 'com.apple.CoreML', 'weights');
+    writeFileSync(join(weights, 'weight.bin'), new Uint8Array(64));
+    writeFileSync(join(weights, '1-weight.bin'), new Uint8Array(64));
+    return { pkg, manifest: readManifest(pkg), weights };
+  }
+
+  it('takes the last component and looks in the weights item, like coremltools', () => {
+    const { pkg, manifest, weights } = pkgWithBlob();
+    expect(resolveBlobFile(pkg, manifest, DEFAULT_BLOB_FILE_NAME)).toBe(join(weights, 'weight.bin'));
+    expect(resolveBlobFile(pkg, manifest, '@model_path/weights/1-weight.bin')).toBe(join(weights, '1-weight.bin'));
+    // the directory part is ignored, so it cannot lead elsewhere
+    expect(resolveBlobFile(pkg, manifest, '/etc/../../weight.bin')).toBe(join(weights, 'weight.bin'));
+  });
+
+  it.each(['', '@model_path/weights/', '@model_path/..', 'a/.', 'x\\weight.bin'])('refuses the file name %j', (fileName) => {
+    const { pkg, manifest } = pkgWithBlob();
+    const e = formatError(() => resolveBlobFile(pkg, manifest, fileName, '/m/model.mlmodel'));
+    expect(e.file).toBe('/m/model.mlmodel');
+    expect(e.where).toBe('BlobFileValue.fileName');
+    expect(e.expected).toMatch(/last component is a plain file name/);
+  });
+
+  it('refuses a missing file, a missing weights item and a symlink out of the weights directory', () => {
+    const { pkg, manifest, weights } = pkgWithBlob();
+    expect(formatError(() => resolveBlobFile(pkg, manifest, '@model_path/weights/nope.bin')).found).toMatch(/^ENOENT/);
+    const noWeights = { ...manifest, itemInfoEntries: { [manifest.rootModelIdentifier]: rootModelEntry(manifest).item } };
+    expect(formatError(() => resolveBlobFile(pkg, noWeights, DEFAULT_BLOB_FILE_NAME)).message).toMatch(/expected a weights directory item/);
+    symlinkSync(join(pkg, 'Data', 'com.apple.CoreML', 'model.mlmodel'), join(weights, 'link.bin'));
+    expect(formatError(() => resolveBlobFile(pkg, manifest, '@model_path/weights/link.bin')).message).toMatch(
+      /to be a regular file inside the weights directory/,
+    );
   });
 });

@@ -48,7 +48,7 @@ export function roundHalfEven(x: number): number {
   if (!Number.isFinite(x)) return x;
   const f = Math.floor(x);
   const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
+  const r = d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+  // keep the sign of zero, as NumPy does (round(-0.4) = -0)
+  return r === 0 && (x < 0 || Object.is(x, -0)) ? -0 : r;
 }

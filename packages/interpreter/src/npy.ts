@@ -94,8 +94,9 @@ export function readNpy(bytes: Uint8Array, name = '.npy'): NpyArray {
   if (dataStart + byteLength > bytes.length) {
     throw new Error(`${name}: ${descr} [${shape.join(', ')}] needs ${byteLength} data bytes, the file has ${bytes.length - dataStart}`);
   }
-  // copy: the element view must be aligned, and the caller may drop the file buffer
-  const copy = bytes.slice(dataStart, dataStart + byteLength);
+  // copy: the element view must be aligned, and the caller may drop the file buffer.
+  // (Uint8Array's slice, not Buffer's: Buffer#slice is a view into the same memory)
+  const copy = Uint8Array.prototype.slice.call(bytes, dataStart, dataStart + byteLength);
   const data = new info.ctor(copy.buffer, 0, count);
   return { dtype: code, shape, data };
 }

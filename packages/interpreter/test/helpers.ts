@@ -123,7 +123,7 @@ export function inF32(shape: number[], data: number[] | Float32Array): InputTens
   return { shape, dtype: 'fp32', data };
 }
 
-/** Evaluates a single op on fp32/ints consts: `x` gets its data from `values`. */
+/** [start, start + step, …] of length n. */
 export function arange(n: number, start = 0, step = 1): number[] {
   return Array.from({ length: n }, (_, i) => start + i * step);
 }

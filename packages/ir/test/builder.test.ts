@@ -78,7 +78,6 @@ describe('Builder', () => {
     expect(typeOf(c.producer!.input('y')!)).toBe('fp16[2, 2]');
     fn.block.setOutputs([g, c]);
     expect(collectProblems(p)).toEqual([]);
-    void lin;
   });
 
   it('builds const ops from tensors and inline data', () => {

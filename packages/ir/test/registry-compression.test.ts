@@ -11,6 +11,7 @@ import {
   Program,
   type Target,
   type Tensor,
+  BlockCursor,
   blockwiseShiftScale,
   constValueOf,
   getSignature,
@@ -52,6 +53,8 @@ function rejects(fn: () => unknown, param: string | null, reason: RegExp): void 
 function rejectsCheck(target: Target, op: string, operands: Operands, param: string | null, reason: RegExp): void {
   rejects(() => checkOp(target, op, operands), param, reason);
 }
+
+const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 function one(target: Target, op: string, operands: Operands): Tensor {
   const outs = evalOp(target, op, operands);
@@ -815,6 +818,127 @@ describe('scaled_dot_product_attention (§4)', () => {
 });
 
 // ---------------------------------------------------------------------------------------
+
+describe('evaluation against a literal reading of §1.4 / §1.7 / §1.9 across chunk boundaries', () => {
+  // deterministic pseudo-random integers
+  let seed = 12345;
+  const rand = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const strides = (shape: readonly number[]): number[] => {
+    const st = new Array<number>(shape.length).fill(1);
+    for (let k = shape.length - 2; k >= 0; k--) st[k] = st[k + 1] * shape[k + 1];
+    return st;
+  };
+  const unravel = (i: number, shape: readonly number[]): number[] => {
+    const st = strides(shape);
+    return shape.map((d, k) => Math.floor(i / st[k]) % d);
+  };
+  const ravel = (ix: readonly number[], shape: readonly number[]): number => {
+    const st = strides(shape);
+    return ix.reduce((a, x, k) => a + x * st[k], 0);
+  };
+  const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+  /** §1.4 pseudo-code: for each output position o, j = o with j[a] = o[a] // V, v = o[a] % V. */
+  function literalLut(idx: number[], idxShape: number[], lut: number[], lutShape: number[], axis: number): number[] {
+    const k = idxShape.length;
+    const V = lutShape[k + 1];
+    const P = lutShape[k];
+    const outShape = idxShape.map((d, i) => (i === axis ? d * V : d));
+    const out: number[] = [];
+    for (let o = 0; o < size(outShape); o++) {
+      const oi = unravel(o, outShape);
+      const j = oi.map((x, i) => (i === axis ? Math.floor(x / V) : x));
+      const v = oi[axis] % V;
+      const g = j.map((x, i) => Math.floor(x / (idxShape[i] / lutShape[i])));
+      out.push(lut[ravel([...g, idx[ravel(j, idxShape)], v], lutShape)]);
+    }
+    return out;
+  }
+
+  it('BlockCursor yields the block index of each element, merging whole and element-wise dims', () => {
+    const fill = (shape: number[], pshape: number[], count: number, chunks: number[]): number[] => {
+      const c = new BlockCursor(shape, pshape);
+      const out: number[] = [];
+      for (const n of chunks) {
+        const p = new Int32Array(n);
+        c.fill(p, n);
+        out.push(...p);
+      }
+      expect(out).toHaveLength(count);
+      return out;
+    };
+    // [2, 4] with [2, 2]: blocks of 2 along axis 1
+    expect(fill([2, 4], [2, 2], 8, [3, 5])).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    // [2, 3, 2] with [1, 3, 1]: element (i, j, k) uses j
+    expect(fill([2, 3, 2], [1, 3, 1], 12, [5, 1, 6])).toEqual([0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]);
+    // [4, 1, 2] with [2, 1, 1]: rows 0–1 use 0, rows 2–3 use 1
+    expect(fill([4, 1, 2], [2, 1, 1], 8, [8])).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+  });
+
+  const lutCases: Array<{ idx: number[]; lut: number[]; axis: number; bits: 1 | 2 | 3 | 4 | 6 | 8 }> = [
+    { idx: [2, 35007], lut: [1, 7, 8, 1], axis: 0, bits: 3 },
+    { idx: [6, 4, 5000], lut: [3, 2, 1, 4, 1], axis: 2, bits: 2 },
+    { idx: [64, 40, 3, 3], lut: [8, 1, 1, 1, 16, 1], axis: 0, bits: 4 },
+    { idx: [40, 1200, 2], lut: [5, 4, 1, 64, 2], axis: 1, bits: 6 },
+    { idx: [2, 3, 12000], lut: [1, 3, 2, 2, 4], axis: 0, bits: 1 },
+    { idx: [300, 270], lut: [1, 1, 256, 3], axis: -1, bits: 8 },
+  ];
+  for (const c of lutCases) {
+    it(`lut_to_dense indices ${fmtShape(c.idx)} uint${c.bits}, lut ${fmtShape(c.lut)}, vector_axis ${c.axis}`, () => {
+      const codes = Array.from({ length: size(c.idx) }, () => rand(2 ** c.bits));
+      const lutVals = Array.from({ length: size(c.lut) }, () => rand(200) - 100);
+      const axis = c.axis < 0 ? c.axis + c.idx.length : c.axis;
+      const out = lutToDense(t(`uint${c.bits}`, c.idx, codes), t('fp32', c.lut, lutVals), c.axis);
+      expect(out.shape).toEqual(c.idx.map((d, i) => (i === axis ? d * c.lut[c.lut.length - 1] : d)));
+      expect(Array.from(out.toFloat32())).toEqual(literalLut(codes, c.idx, lutVals, c.lut, axis));
+    });
+  }
+
+  /** §1.7: out[i] = s[i // B] · (data[i] − z[i // B]), fp32. */
+  function literalShiftScale(data: number[], shape: number[], s: number[], sShape: number[], z: number[] | undefined): number[] {
+    return data.map((x, i) => {
+      const p = ravel(unravel(i, shape).map((v, k) => Math.floor(v / (shape[k] / sShape[k]))), sShape);
+      return Math.fround(s[p] * Math.fround(x - (z ? z[p] : 0)));
+    });
+  }
+
+  const ssCases: Array<{ shape: number[]; scale: number[] }> = [
+    { shape: [130, 1100], scale: [130, 1] },
+    { shape: [130, 1100], scale: [1, 1100] },
+    { shape: [64, 2048], scale: [64, 64] },
+    { shape: [5, 6, 7, 400], scale: [5, 3, 1, 100] },
+    { shape: [70000, 2], scale: [1, 1] },
+  ];
+  for (const c of ssCases) {
+    it(`blockwise_shift_scale int8 ${fmtShape(c.shape)} with scale ${fmtShape(c.scale)}`, () => {
+      const data = Array.from({ length: size(c.shape) }, () => rand(256) - 128);
+      const s = Array.from({ length: size(c.scale) }, () => Math.fround((rand(1000) + 1) / 37));
+      const z = Array.from({ length: size(c.scale) }, () => rand(256) - 128);
+      const out = blockwiseShiftScale(t('int8', c.shape, data), t('fp32', c.scale, s), t('int8', c.scale, z));
+      expect(Array.from(out.toFloat32())).toEqual(literalShiftScale(data, c.shape, s, c.scale, z));
+    });
+  }
+
+  it('sparse_blockwise_shift_scale picks the block of each set position', () => {
+    const shape = [90, 1500];
+    const sShape = [9, 30];
+    const mask = Array.from({ length: size(shape) }, () => (rand(3) === 0 ? 1 : 0));
+    const dense = mask.map((m) => (m ? rand(16) - 8 : 0));
+    const nz = dense.filter((_, i) => mask[i]);
+    const s = Array.from({ length: size(sShape) }, () => Math.fround((rand(1000) + 1) / 13));
+    const [m, v] = evalOp('iOS18', 'constexpr_sparse_blockwise_shift_scale', {
+      data_mask: t('uint1', shape, mask),
+      nonzero_data: t('int4', [nz.length], nz),
+      scale: t('fp32', sShape, s),
+    });
+    expect(m.shape).toEqual(shape);
+    const want = literalShiftScale(dense, shape, s, sShape, undefined).filter((_, i) => mask[i]);
+    expect(Array.from(v.toFloat32())).toEqual(want);
+  });
+});
 
 describe('evaluation speed on 4096×4096 weights', () => {
   const N = 4096;

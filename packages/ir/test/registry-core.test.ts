@@ -425,7 +425,7 @@ describe('conv (§6)', () => {
       'conv',
       { x, weight: rt('fp32', 8, 3, 3, 3), dilations: i32(2, 2) },
       'weight',
-      /must be const when dilations ≠ 1/,
+      /must be a compile-time constant when dilations ≠ 1/,
     );
     bad('iOS15', 'conv', { x, weight: w, bias: rt('fp32', 8) }, 'bias', NOT_CONST);
     bad('iOS15', 'conv', { x, weight: c('fp32', [8, 4, 3, 3]) }, 'weight', /4 input channels per group.*C_in = 4, got 3/);

@@ -3,20 +3,27 @@
  * Each function returns exactly what coremltools' value inference returns for the op
  * (`materialized_val_inference` / `decompress`), restated from the reference.
  *
- * Performance: everything runs over typed arrays with no per-element allocation, so a
- * 4096×4096 weight decompresses in tens of milliseconds. Element copies (LUT lookups,
- * sparse scatter) move raw bit patterns (fp16/fp32 as uint16/uint32), so values — NaN
- * payloads included — are reproduced bit for bit. Block-wise parameters are walked run by
- * run (`BlockWalk`) instead of computing a multi-index per element.
+ * Performance and memory: everything runs over typed arrays with no per-element
+ * allocation. The dequantizing and depalettizing ops stream their input in chunks of
+ * `CHUNK` elements through small reused scratch buffers (decoded values, parameter
+ * indices), so the only large allocation is the output itself — a 4096×4096 fp16 weight
+ * costs its 32 MiB, not the 64 MiB fp32 intermediates a whole-tensor approach would add.
+ * Element copies (LUT lookups, sparse scatter) move raw bit patterns (fp16/fp32 as
+ * uint16/uint32), so values — NaN payloads included — are reproduced bit for bit.
+ * Block-wise parameters are followed by a cursor (`BlockCursor`) instead of a multi-index
+ * per element.
  *
  * These functions assume operands that already passed the op signature's checks
- * (`ops-compression.ts`); they re-check only what they need to stay memory-safe and
- * throw a plain Error naming the function and the inconsistency otherwise.
+ * (`ops-compression.ts`); they re-check what they need to stay memory-safe and throw a
+ * plain Error naming the function and the inconsistency otherwise.
  */
 import { type DType, DTYPE_INFO } from '../dtype.js';
 import { fp16ToFp32Array, fp32ToFp16Array, roundToFp16InPlace } from '../fp16.js';
 import { packSubByte, unpackSubByte } from '../packing.js';
 import { DenseTensor, type Tensor } from '../tensor.js';
+
+/** Elements per streamed chunk: a multiple of 8, so a sub-byte chunk starts on a byte boundary. */
+const CHUNK = 1 << 16;
 
 // ---------------------------------------------------------------------------------------
 // Raw element access
@@ -73,6 +80,76 @@ export function tensorFromRaw(dtype: DType, shape: readonly number[], raw: RawEl
   return new DenseTensor(dtype, shape, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
 }
 
+/** Reads the unsigned codes of elements [start, start + count) (start a multiple of 8). */
+type CodeReader = (start: number, count: number) => Uint8Array;
+
+function codeReader(t: Tensor): CodeReader {
+  const info = DTYPE_INFO[t.dtype];
+  const bytes = t.bytes();
+  if (info.bits === 8 && info.kind !== 'float') return (s, c) => bytes.subarray(s, s + c);
+  if (!info.subByte) throw new Error(`codeReader: dtype ${t.dtype} has no integer codes of ≤ 8 bits`);
+  const bits = info.bits;
+  return (s, c) => unpackSubByte(bytes.subarray((s * bits) >>> 3), bits, c);
+}
+
+/** Decodes elements [start, start + count) to floats in `out` (start a multiple of 8). */
+type FloatReader = (start: number, count: number, out: Float32Array) => void;
+
+function floatReader(t: Tensor): FloatReader {
+  const n = t.size;
+  const bytes = t.bytes();
+  switch (t.dtype) {
+    case 'fp32': {
+      const f = alignedView(Float32Array, bytes, 4, n);
+      return (s, c, out) => out.set(f.subarray(s, s + c));
+    }
+    case 'fp16': {
+      const h = alignedView(Uint16Array, bytes, 2, n);
+      return (s, c, out) => {
+        fp16ToFp32Array(h.subarray(s, s + c), out);
+      };
+    }
+    case 'int8': {
+      const v = new Int8Array(bytes.buffer, bytes.byteOffset, n);
+      return (s, c, out) => {
+        for (let j = 0; j < c; j++) out[j] = v[s + j];
+      };
+    }
+    case 'uint8': {
+      return (s, c, out) => {
+        for (let j = 0; j < c; j++) out[j] = bytes[s + j];
+      };
+    }
+    case 'int4': {
+      const codes = codeReader(t);
+      return (s, c, out) => {
+        const u = codes(s, c);
+        for (let j = 0; j < c; j++) out[j] = (u[j] << 28) >> 28;
+      };
+    }
+    case 'uint1':
+    case 'uint2':
+    case 'uint3':
+    case 'uint4':
+    case 'uint6': {
+      const codes = codeReader(t);
+      return (s, c, out) => {
+        const u = codes(s, c);
+        for (let j = 0; j < c; j++) out[j] = u[j];
+      };
+    }
+    default:
+      throw new Error(`floatReader: dtype ${t.dtype} is not a constexpr data type`);
+  }
+}
+
+/** Float32 values of a small parameter tensor (scale, offset, zero point). */
+function paramFloats(t: Tensor): Float32Array {
+  const out = new Float32Array(t.size);
+  floatReader(t)(0, t.size, out);
+  return out;
+}
+
 const POPCOUNT = new Uint8Array(256);
 for (let i = 1; i < 256; i++) POPCOUNT[i] = (i & 1) + POPCOUNT[i >> 1];
 
@@ -99,43 +176,41 @@ export function countMaskOnes(mask: Tensor): number {
 }
 
 // ---------------------------------------------------------------------------------------
-// Block walking
+// Block cursors
+
+/** Produces the flat parameter index of each next element, `count` at a time. */
+interface ParamCursor {
+  fill(pidx: Int32Array, count: number): void;
+}
 
 /**
- * Walks a row-major tensor of `shape` in runs of elements that share one block of a
- * parameter of shape `pshape` (`pshape[k]` divides `shape[k]`; block size
- * `B_k = shape[k] / pshape[k]`, mil-ops.md §1.4 / §1.7).
+ * Follows a row-major tensor of `shape` and yields, element by element, the flat index of
+ * the block of a parameter of shape `pshape` that the element uses (`pshape[k]` divides
+ * `shape[k]`; block size `B_k = shape[k] / pshape[k]`, mil-ops.md §1.4 / §1.7): element `i`
+ * uses parameter `[i_0 // B_0, …, i_{R-1} // B_{R-1}]`.
  *
  * The shape pair is first simplified without changing flat indices of either tensor:
  * size-1 dims are dropped, a dim whose parameter extent is 1 is merged into the dim before
- * it (its block grows by that factor), and adjacent element-wise dims (B = 1) are merged.
- * Per-channel, per-block and per-tensor layouts thus collapse to one or two dims.
- *
- * Usage (element `i` of the tensor uses parameter element `p`):
- * ```
- * let i = 0;
- * for (let r = 0; r < w.rows; r++, w.next())
- *   for (let g = 0; g < w.lastParams; g++) { const p = w.base + g;
- *     for (let t = 0; t < w.lastBlock; t++, i++) … }
- * ```
+ * it (that block grows by the factor), and adjacent element-wise dims (B = 1) are merged.
+ * Per-tensor, per-channel and per-block layouts thus collapse to one or two dims, and the
+ * cursor walks runs of equal parameter index rather than multi-indices.
  */
-export class BlockWalk {
-  /** Number of rows (product of the simplified leading dims). */
-  readonly rows: number;
-  /** Parameter extent of the simplified last dim. */
-  readonly lastParams: number;
-  /** Block size of the simplified last dim (elements per parameter run). */
-  readonly lastBlock: number;
-  /** Flat parameter index of the current row's first run. */
-  base = 0;
+export class BlockCursor implements ParamCursor {
+  /** Parameter extent and block size of the simplified last dim. */
+  private readonly lastParams: number;
+  private readonly lastBlock: number;
   private readonly dims: number[];
   private readonly blocks: number[];
   private readonly pstrides: number[];
   private readonly counter: number[];
+  /** Flat parameter index of the current row's first run, run index in the row, offset in the run. */
+  private base = 0;
+  private g = 0;
+  private t = 0;
 
   constructor(shape: readonly number[], pshape: readonly number[]) {
     if (shape.length !== pshape.length) {
-      throw new Error(`BlockWalk: parameter rank ${pshape.length} differs from tensor rank ${shape.length}`);
+      throw new Error(`BlockCursor: parameter rank ${pshape.length} differs from tensor rank ${shape.length}`);
     }
     const ds: number[] = [];
     const ps: number[] = [];
@@ -143,7 +218,7 @@ export class BlockWalk {
       const d = shape[k];
       const p = pshape[k];
       if (!(p >= 1) || d % p !== 0) {
-        throw new Error(`BlockWalk: parameter dim ${k} (${p}) does not divide the tensor dim (${d})`);
+        throw new Error(`BlockCursor: parameter dim ${k} (${p}) does not divide the tensor dim (${d})`);
       }
       if (d === 1) continue;
       const top = ds.length - 1;
@@ -169,13 +244,11 @@ export class BlockWalk {
     for (let k = n - 2; k >= 0; k--) pstrides[k] = pstrides[k + 1] * ps[k + 1];
     this.pstrides = pstrides;
     this.counter = new Array<number>(n - 1).fill(0);
-    this.rows = this.dims.reduce((a, b) => a * b, 1);
     this.lastParams = ps[n - 1];
     this.lastBlock = ds[n - 1] / ps[n - 1];
   }
 
-  /** Advances to the next row. */
-  next(): void {
+  private nextRow(): void {
     const c = this.counter;
     for (let k = c.length - 1; k >= 0; k--) {
       if (++c[k] < this.dims[k]) break;
@@ -185,7 +258,80 @@ export class BlockWalk {
     for (let k = 0; k < c.length; k++) b += Math.floor(c[k] / this.blocks[k]) * this.pstrides[k];
     this.base = b;
   }
+
+  /** Writes the parameter index of the next `count` elements to `pidx[0..count)`. */
+  fill(pidx: Int32Array, count: number): void {
+    const B = this.lastBlock;
+    const G = this.lastParams;
+    let g = this.g;
+    let t = this.t;
+    let k = 0;
+    while (k < count) {
+      const n = Math.min(B - t, count - k);
+      const p = this.base + g;
+      if (n > 16) {
+        pidx.fill(p, k, k + n);
+        k += n;
+      } else {
+        for (const end = k + n; k < end; k++) pidx[k] = p;
+      }
+      t += n;
+      if (t === B) {
+        t = 0;
+        if (++g === G) {
+          g = 0;
+          this.nextRow();
+        }
+      }
+    }
+    this.g = g;
+    this.t = t;
+  }
 }
+
+/**
+ * The parameter indices of the set positions of an LSB-first bit mask only (the k-th value
+ * of sparse data sits at the k-th set position, mil-ops.md §1.9).
+ */
+class MaskedCursor implements ParamCursor {
+  private readonly buf = new Int32Array(CHUNK);
+  private pos = 0;
+  private len = 0;
+  private at = 0;
+
+  constructor(
+    private readonly dense: BlockCursor,
+    private readonly bits: Uint8Array,
+    private readonly n: number,
+  ) {}
+
+  fill(pidx: Int32Array, count: number): void {
+    let k = 0;
+    while (k < count) {
+      if (this.at === this.len) {
+        this.pos += this.len;
+        const len = Math.min(CHUNK, this.n - this.pos);
+        if (len <= 0) throw new Error('MaskedCursor: the mask has fewer ones than there are values');
+        this.dense.fill(this.buf, len);
+        this.len = len;
+        this.at = 0;
+      }
+      const bits = this.bits;
+      const buf = this.buf;
+      const pos = this.pos;
+      const len = this.len;
+      let a = this.at;
+      for (; a < len && k < count; a++) {
+        const q = pos + a;
+        if ((bits[q >>> 3] >>> (q & 7)) & 1) pidx[k++] = buf[a];
+      }
+      this.at = a;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared arithmetic
 
 function product(shape: readonly number[]): number {
   let n = 1;
@@ -200,61 +346,62 @@ function normalizeAxis(fn: string, axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-/** A fresh Float32Array of the values of `t` (typed-array loops; no per-element callbacks). */
-function toFloat32Fast(t: Tensor): Float32Array {
-  const n = t.size;
-  switch (t.dtype) {
-    case 'fp16':
-      return fp16ToFp32Array(rawElements(t) as Uint16Array);
-    case 'fp32': {
-      const u = rawElements(t) as Uint32Array;
-      const out = new Float32Array(n);
-      new Uint32Array(out.buffer).set(u);
-      return out;
-    }
-    case 'int8':
-    case 'uint8':
-    case 'uint1':
-    case 'uint2':
-    case 'uint3':
-    case 'uint4':
-    case 'uint6': {
-      const raw = rawElements(t) as Uint8Array;
-      const out = new Float32Array(n);
-      if (t.dtype === 'int8') for (let i = 0; i < n; i++) out[i] = (raw[i] << 24) >> 24;
-      else for (let i = 0; i < n; i++) out[i] = raw[i];
-      return out;
-    }
-    case 'int4': {
-      const raw = rawElements(t) as Uint8Array;
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = (raw[i] << 28) >> 28;
-      return out;
-    }
-    default:
-      return t.toFloat32();
-  }
-}
-
-/**
- * Values of `t` converted to the compute dtype: fp32, or fp16 precision when `half`
- * (integers of ≤ 8 bits are exact in fp16, so only wider floats need rounding).
- */
-function floatsIn(t: Tensor, half: boolean): Float32Array {
-  const f = toFloat32Fast(t);
-  if (half && DTYPE_INFO[t.dtype].kind === 'float' && t.dtype !== 'fp16') roundToFp16InPlace(f);
-  return f;
-}
-
-function floatTensor(dtype: 'fp16' | 'fp32', shape: readonly number[], f: Float32Array): DenseTensor {
-  if (dtype === 'fp32') return new DenseTensor('fp32', shape, new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
-  const h = fp32ToFp16Array(f);
-  return new DenseTensor('fp16', shape, new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
-}
-
 function floatDType(fn: string, t: Tensor): 'fp16' | 'fp32' {
   if (t.dtype !== 'fp16' && t.dtype !== 'fp32') throw new Error(`${fn}: scale must be fp16 or fp32, got ${t.dtype}`);
   return t.dtype;
+}
+
+interface ShiftScaleRounding {
+  /** Round the data to fp16 before the subtraction (fp32 data with an fp16 scale). */
+  readonly data: boolean;
+  /** Round the difference to fp16 on its own (fp16 compute with a float offset). */
+  readonly diff: boolean;
+}
+
+/**
+ * `out[k] = s[p_k] · (data[k] − z[p_k])` streamed in chunks, `p_k` from `cursor`. The
+ * difference is an fp32 subtraction (`Math.fround`), the product an fp32 product (rounded by
+ * the Float32Array store), then a single cast to the output dtype — unless `rounding` asks for
+ * fp16 rounding of the data or of the difference first.
+ */
+function shiftScale(
+  n: number,
+  read: FloatReader,
+  cursor: ParamCursor,
+  s: Float32Array,
+  z: Float32Array | undefined,
+  dst: 'fp16' | 'fp32',
+  shape: readonly number[],
+  rounding: ShiftScaleRounding,
+): DenseTensor {
+  const out32 = dst === 'fp32' ? new Float32Array(n) : undefined;
+  const out16 = dst === 'fp16' ? new Uint16Array(n) : undefined;
+  const size = Math.min(CHUNK, n);
+  const buf = new Float32Array(size);
+  const pidx = new Int32Array(size);
+  for (let start = 0; start < n; start += CHUNK) {
+    const c = Math.min(CHUNK, n - start);
+    const d = c === size ? buf : buf.subarray(0, c);
+    read(start, c, d);
+    if (rounding.data) roundToFp16InPlace(d);
+    cursor.fill(pidx, c);
+    if (z && rounding.diff) {
+      for (let j = 0; j < c; j++) d[j] -= z[pidx[j]];
+      roundToFp16InPlace(d);
+      for (let j = 0; j < c; j++) d[j] *= s[pidx[j]];
+    } else if (z) {
+      for (let j = 0; j < c; j++) {
+        const p = pidx[j];
+        d[j] = s[p] * Math.fround(d[j] - z[p]);
+      }
+    } else {
+      for (let j = 0; j < c; j++) d[j] *= s[pidx[j]];
+    }
+    if (out32) out32.set(d, start);
+    else fp32ToFp16Array(d, out16!.subarray(start, start + c));
+  }
+  const out = (out32 ?? out16)!;
+  return new DenseTensor(dst, shape, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -276,24 +423,17 @@ export function affineDequantize(quantizedData: Tensor, zeroPoint: Tensor, scale
       throw new Error(`${fn}: ${name} of shape [${p.shape.join(', ')}] is neither a scalar nor a vector of length ${axisDim}`);
     }
   }
-  const q = toFloat32Fast(quantizedData); // uint8/int8: exact
-  const s = toFloat32Fast(scale);
-  const z = toFloat32Fast(zeroPoint);
-  const sStep = scale.rank === 1 ? 1 : 0;
-  const zStep = zeroPoint.rank === 1 ? 1 : 0;
-  const outer = product(shape.slice(0, a));
-  const inner = product(shape.slice(a + 1));
-  const out = new Float32Array(q.length);
-  let i = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < axisDim; c++) {
-      const sc = s[c * sStep];
-      const zp = z[c * zStep];
-      // fp32 subtraction then fp32 product (each rounded by the Float32Array store / fround)
-      for (let t = 0; t < inner; t++, i++) out[i] = sc * Math.fround(q[i] - zp);
-    }
-  }
-  return floatTensor(dst, shape, out);
+  const perChannel = scale.rank === 1 || zeroPoint.rank === 1;
+  const width = perChannel ? axisDim : 1;
+  const widen = (p: Tensor): Float32Array => {
+    const f = paramFloats(p);
+    return p.rank === 1 || width === 1 ? f : new Float32Array(width).fill(f[0]);
+  };
+  const pshape = shape.map((d, k) => (k === a ? width : 1));
+  return shiftScale(quantizedData.size, floatReader(quantizedData), new BlockCursor(shape, pshape), widen(scale), widen(zeroPoint), dst, shape, {
+    data: false,
+    diff: false,
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -315,21 +455,26 @@ export function castFp16ToFp32(source: Tensor): DenseTensor {
  */
 export function lutToDensePacked(indices: Tensor, lut: Tensor, shape: readonly number[]): DenseTensor {
   const fn = 'lutToDensePacked';
-  const p = lut.size;
-  const nbits = Math.log2(p);
+  const nbits = Math.log2(lut.size);
   if (lut.rank !== 1 || ![1, 2, 4, 6, 8].includes(nbits)) {
     throw new Error(`${fn}: lut must be a vector of 2, 4, 16, 64 or 256 entries, got shape [${lut.shape.join(', ')}]`);
   }
   const n = product(shape);
-  const idx = unpackSubByte(indices.bytes(), nbits, n);
+  const bytes = indices.bytes();
+  if (bytes.byteLength < Math.ceil((n * nbits) / 8)) {
+    throw new Error(`${fn}: ${n} ${nbits}-bit indices need ${Math.ceil((n * nbits) / 8)} bytes, got ${bytes.byteLength}`);
+  }
   const table = rawElements(lut);
   const out = newRaw(lut.dtype, n);
-  for (let k = 0; k < n; k++) out[k] = table[idx[k]];
+  for (let start = 0; start < n; start += CHUNK) {
+    const c = Math.min(CHUNK, n - start);
+    const idx = unpackSubByte(bytes.subarray((start * nbits) >>> 3), nbits, c);
+    for (let j = 0; j < c; j++) out[start + j] = table[idx[j]];
+  }
   return tensorFromRaw(lut.dtype, shape, out);
 }
 
 interface LutLayout {
-  readonly k: number;
   readonly palettes: number;
   readonly vectorSize: number;
   /** Normalized vector axis (0 when the LUT is scalar and no axis was given). */
@@ -351,43 +496,37 @@ function lutLayout(fn: string, idxShape: readonly number[], idxBits: number, lut
   const groupShape = lut.shape.slice(0, k);
   const outShape = [...idxShape];
   outShape[axis] *= vectorSize;
-  return { k, palettes, vectorSize, axis, groupShape, outShape };
+  return { palettes, vectorSize, axis, groupShape, outShape };
 }
 
 /**
- * Core of §1.4 on raw codes: `codes` (one index per element of `idxShape`), `table` = raw LUT
- * elements. Returns the raw output (shape `layout.outShape`).
+ * Core of §1.4 on raw codes: `codes(start, count)` yields the index of each element of
+ * `idxShape`, `table` holds the raw LUT elements. Returns the raw output (`layout.outShape`).
  */
-function expandLut(codes: Uint8Array, idxShape: readonly number[], table: RawElements, lutDType: DType, layout: LutLayout): RawElements {
+function expandLut(codes: CodeReader, idxShape: readonly number[], table: RawElements, lutDType: DType, layout: LutLayout): RawElements {
   const { palettes: P, vectorSize: V, axis } = layout;
-  const n = codes.length;
+  const n = product(idxShape);
   const out = newRaw(lutDType, n * V);
-  const w = new BlockWalk(idxShape, layout.groupShape);
-  const rows = w.rows;
-  const lastParams = w.lastParams;
-  const lastBlock = w.lastBlock;
-  let i = 0;
-  if (V === 1) {
-    for (let r = 0; r < rows; r++, w.next()) {
-      for (let g = 0; g < lastParams; g++) {
-        const tb = (w.base + g) * P;
-        for (let t = 0; t < lastBlock; t++, i++) out[i] = table[tb + codes[i]];
-      }
-    }
-    return out;
-  }
-  // Vector palettization: index position i = (q, in) with q over dims ≤ axis and `in` over the
-  // dims after it; its V values go to output positions (q·V + v)·inner + in (mil-ops.md §1.4).
+  const cursor = new BlockCursor(idxShape, layout.groupShape);
+  const pidx = new Int32Array(Math.min(CHUNK, n));
+  // Vector palettization: index position i = (q, in) with q over the dims up to the vector
+  // axis and `in` over the dims after it; its V values go to output positions
+  // (q·V + v)·inner + in (mil-ops.md §1.4).
   const inner = product(idxShape.slice(axis + 1));
-  for (let r = 0; r < rows; r++, w.next()) {
-    for (let g = 0; g < lastParams; g++) {
-      const tb = (w.base + g) * P;
-      for (let t = 0; t < lastBlock; t++, i++) {
-        const e = (tb + codes[i]) * V;
-        const q = Math.floor(i / inner);
-        let o = q * V * inner + (i - q * inner);
-        for (let v = 0; v < V; v++, o += inner) out[o] = table[e + v];
-      }
+  for (let start = 0; start < n; start += CHUNK) {
+    const c = Math.min(CHUNK, n - start);
+    const idx = codes(start, c);
+    cursor.fill(pidx, c);
+    if (V === 1) {
+      for (let j = 0; j < c; j++) out[start + j] = table[pidx[j] * P + idx[j]];
+      continue;
+    }
+    for (let j = 0; j < c; j++) {
+      const i = start + j;
+      const e = (pidx[j] * P + idx[j]) * V;
+      const q = Math.floor(i / inner);
+      let o = q * V * inner + (i - q * inner);
+      for (let v = 0; v < V; v++, o += inner) out[o] = table[e + v];
     }
   }
   return out;
@@ -402,8 +541,7 @@ export function lutToDense(indices: Tensor, lut: Tensor, vectorAxis?: number): D
   const info = DTYPE_INFO[indices.dtype];
   if (info.kind !== 'uint' || info.bits > 8) throw new Error(`lutToDense: indices must be uint1..uint8, got ${indices.dtype}`);
   const layout = lutLayout('lutToDense', indices.shape, info.bits, lut, vectorAxis);
-  const codes = rawElements(indices) as Uint8Array;
-  const out = expandLut(codes, indices.shape, rawElements(lut), lut.dtype, layout);
+  const out = expandLut(codeReader(indices), indices.shape, rawElements(lut), lut.dtype, layout);
   return tensorFromRaw(lut.dtype, layout.outShape, out);
 }
 
@@ -415,19 +553,19 @@ function scatterBits(maskBytes: Uint8Array, n: number, values: RawElements, out:
   if (maskBytes.byteLength < Math.ceil(n / 8)) {
     throw new Error(`${fn}: a mask of ${n} bits needs ${Math.ceil(n / 8)} bytes, got ${maskBytes.byteLength}`);
   }
+  const d = values.length;
+  const ones = countSetBits(maskBytes, n);
+  if (ones !== d) throw new Error(`${fn}: the mask has ${ones} ones but there are ${d} nonzero values`);
   let c = 0;
   const full = n >>> 3;
-  const d = values.length;
   for (let b = 0; b <= full; b++) {
     let byte = b < full ? maskBytes[b] : n & 7 ? maskBytes[b] & ((1 << (n & 7)) - 1) : 0;
     while (byte !== 0) {
       const bit = 31 - Math.clz32(byte & -byte);
-      if (c >= d) throw new Error(`${fn}: the mask has more ones than the ${d} nonzero values`);
       out[b * 8 + bit] = values[c++];
       byte &= byte - 1;
     }
   }
-  if (c !== d) throw new Error(`${fn}: the mask has ${c} ones but there are ${d} nonzero values`);
 }
 
 /**
@@ -477,59 +615,47 @@ function checkShiftScale(fn: string, shape: readonly number[], dataDType: DType,
 }
 
 /**
+ * How §1.7's "data (and offset) converted to the scale dtype" rounds: with an fp16 scale,
+ * fp32 data is rounded to fp16 first, and a float offset makes the difference round to fp16
+ * on its own. Everything else is exact before the product: ≤ 8-bit integers and fp16 values
+ * are fp16 values, an integer offset has the data dtype (so |q − z| ≤ 255), and an fp16
+ * scale times an fp16 value is exact in fp32 — leaving one rounding, to the output dtype.
+ * With an fp32 scale the fp32 subtraction and product are the reference's own.
+ */
+function shiftScaleRounding(dst: 'fp16' | 'fp32', dataDType: DType, offset: Tensor | undefined): ShiftScaleRounding {
+  const half = dst === 'fp16';
+  return {
+    data: half && DTYPE_INFO[dataDType].kind === 'float' && dataDType !== 'fp16',
+    diff: half && offset !== undefined && DTYPE_INFO[offset.dtype].kind === 'float',
+  };
+}
+
+/** An fp16 offset is rounded to fp16 already; an fp32 one is converted to the fp16 scale dtype (§1.7). */
+function offsetFloats(offset: Tensor | undefined, dst: 'fp16' | 'fp32'): Float32Array | undefined {
+  if (!offset) return undefined;
+  const z = paramFloats(offset);
+  if (dst === 'fp16' && offset.dtype === 'fp32') roundToFp16InPlace(z);
+  return z;
+}
+
+/**
  * `constexpr_blockwise_shift_scale` (mil-ops.md §1.7):
  * `out[i] = scale[i // B] · (data[i] − offset[i // B])` with `B_k = data.shape[k] / scale.shape[k]`.
  * As coremltools' reference, `data` and `offset` are first converted to the scale dtype, and
  * the subtraction and the product are each rounded to it.
  */
 export function blockwiseShiftScale(data: Tensor, scale: Tensor, offset?: Tensor): DenseTensor {
-  const fn = 'blockwiseShiftScale';
-  const dst = checkShiftScale(fn, data.shape, data.dtype, scale, offset);
-  const half = dst === 'fp16';
-  const d = floatsIn(data, half);
-  const s = toFloat32Fast(scale);
-  const z = offset ? floatsIn(offset, half) : undefined;
-  const w = new BlockWalk(data.shape, scale.shape);
-  const { rows, lastParams, lastBlock } = w;
-  let i = 0;
-  if (z && half && DTYPE_INFO[offset!.dtype].kind === 'float') {
-    // fp16 compute with a float offset: the difference is rounded to fp16 on its own
-    for (let r = 0; r < rows; r++, w.next()) {
-      for (let g = 0; g < lastParams; g++) {
-        const zp = z[w.base + g];
-        for (let t = 0; t < lastBlock; t++, i++) d[i] -= zp;
-      }
-    }
-    roundToFp16InPlace(d);
-    const w2 = new BlockWalk(data.shape, scale.shape);
-    i = 0;
-    for (let r = 0; r < rows; r++, w2.next()) {
-      for (let g = 0; g < lastParams; g++) {
-        const sc = s[w2.base + g];
-        for (let t = 0; t < lastBlock; t++, i++) d[i] *= sc;
-      }
-    }
-  } else if (z) {
-    // fp32 compute (fp32 difference, fp32 product), or integer data minus an integer offset
-    // of the same dtype, whose difference (|q − z| ≤ 255) is exact in fp16
-    for (let r = 0; r < rows; r++, w.next()) {
-      for (let g = 0; g < lastParams; g++) {
-        const p = w.base + g;
-        const sc = s[p];
-        const zp = z[p];
-        for (let t = 0; t < lastBlock; t++, i++) d[i] = sc * Math.fround(d[i] - zp);
-      }
-    }
-  } else {
-    for (let r = 0; r < rows; r++, w.next()) {
-      for (let g = 0; g < lastParams; g++) {
-        const sc = s[w.base + g];
-        for (let t = 0; t < lastBlock; t++, i++) d[i] *= sc;
-      }
-    }
-  }
-  // an fp16 scale times a value exact in fp16 is exact in fp32, so this is the one rounding
-  return floatTensor(dst, data.shape, d);
+  const dst = checkShiftScale('blockwiseShiftScale', data.shape, data.dtype, scale, offset);
+  return shiftScale(
+    data.size,
+    floatReader(data),
+    new BlockCursor(data.shape, scale.shape),
+    paramFloats(scale),
+    offsetFloats(offset, dst),
+    dst,
+    data.shape,
+    shiftScaleRounding(dst, data.dtype, offset),
+  );
 }
 
 /**
@@ -541,35 +667,22 @@ export function sparseBlockwiseShiftScale(dataMask: Tensor, nonzeroData: Tensor,
   const fn = 'sparseBlockwiseShiftScale';
   if (dataMask.dtype !== 'uint1') throw new Error(`${fn}: data_mask must be uint1, got ${dataMask.dtype}`);
   const dst = checkShiftScale(fn, dataMask.shape, nonzeroData.dtype, scale, offset);
-  const half = dst === 'fp16';
   const count = nonzeroData.size;
-  const mask = rawElements(dataMask);
-  // parameter index of every nonzero value
-  const pidx = new Int32Array(count);
-  const w = new BlockWalk(dataMask.shape, scale.shape);
-  let i = 0;
-  let k = 0;
-  for (let r = 0; r < w.rows; r++, w.next()) {
-    for (let g = 0; g < w.lastParams; g++) {
-      const p = w.base + g;
-      for (let t = 0; t < w.lastBlock; t++, i++) {
-        if (mask[i] !== 0) {
-          if (k >= count) throw new Error(`${fn}: the mask has more ones than the ${count} nonzero values`);
-          pidx[k++] = p;
-        }
-      }
-    }
-  }
-  if (k !== count) throw new Error(`${fn}: the mask has ${k} ones but there are ${count} nonzero values`);
-  const d = floatsIn(nonzeroData, half);
-  if (offset) {
-    const z = floatsIn(offset, half);
-    for (let j = 0; j < count; j++) d[j] -= z[pidx[j]];
-    if (half) roundToFp16InPlace(d);
-  }
-  const s = toFloat32Fast(scale);
-  for (let j = 0; j < count; j++) d[j] *= s[pidx[j]];
-  return [dataMask, floatTensor(dst, [count], d)];
+  const bits = dataMask.bytes();
+  const ones = countSetBits(bits, dataMask.size);
+  if (ones !== count) throw new Error(`${fn}: the mask has ${ones} ones but there are ${count} nonzero values`);
+  const cursor = new MaskedCursor(new BlockCursor(dataMask.shape, scale.shape), bits, dataMask.size);
+  const values = shiftScale(
+    count,
+    floatReader(nonzeroData),
+    cursor,
+    paramFloats(scale),
+    offsetFloats(offset, dst),
+    dst,
+    [count],
+    shiftScaleRounding(dst, nonzeroData.dtype, offset),
+  );
+  return [dataMask, values];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -609,7 +722,7 @@ export function lutToSparse(indicesMask: Tensor, indicesNonzeroData: Tensor, lut
   const n = indicesMask.size;
   const codes = new Uint8Array(n);
   scatterBits(indicesMask.bytes(), n, rawElements(indicesNonzeroData), codes, fn);
-  const dense = expandLut(codes, shape, rawElements(lut), lut.dtype, layout);
+  const dense = expandLut((s, c) => codes.subarray(s, s + c), shape, rawElements(lut), lut.dtype, layout);
   const V = layout.vectorSize;
   let maskOut: Tensor = indicesMask;
   let maskCodes: RawElements = rawElements(indicesMask);
@@ -621,6 +734,5 @@ export function lutToSparse(indicesMask: Tensor, indicesNonzeroData: Tensor, lut
   const values = newRaw(lut.dtype, count);
   let k = 0;
   for (let i = 0; i < maskCodes.length; i++) if (maskCodes[i] !== 0) values[k++] = dense[i];
-  if (k !== count) throw new Error(`${fn}: the mask has ${k / V} ones but there are ${indicesNonzeroData.size} nonzero indices`);
   return [maskOut, tensorFromRaw(lut.dtype, [count], values)];
 }

@@ -331,7 +331,7 @@ export function convShape(args: OpArgs): Dim[] {
   }
   const pad = convVector(args, 'pad', 2 * n, 0);
   if (dilations.some((d) => d !== 1) && !args.isConst('weight')) {
-    args.fail('weight', `must be const when dilations ≠ 1 (dilations = [${dilations.join(', ')}])`);
+    args.fail('weight', `must be a compile-time constant when dilations ≠ 1 (dilations = [${dilations.join(', ')}])`);
   }
   if (args.has('bias')) {
     const b = args.tensor('bias').shape;
