@@ -80,6 +80,7 @@ export abstract class Tensor {
 
   /** Decodes to a Float64Array (exact for every dtype except int64/uint64 beyond 2^53). */
   toFloat64(): Float64Array {
+    if (this.dtype === 'fp16' || this.dtype === 'bf16' || this.dtype.startsWith('fp8')) return Float64Array.from(this.toFloat32());
     const v = this.values();
     if (v instanceof BigInt64Array || v instanceof BigUint64Array) return Float64Array.from(v, (x) => Number(x));
     return Float64Array.from(v as ArrayLike<number>);

@@ -6,8 +6,8 @@
  * Every malformed input is a SilicaFormatError naming the file, the field path or byte
  * offset, and what was expected.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   BlobReader,
   SilicaFormatError,
@@ -16,10 +16,9 @@ import {
   mlProgramOf,
   readManifest,
   rootModelEntry,
-  weightsEntry,
+  resolveBlobFile,
 } from '@silica/coreml-format';
 import { Program, type Tensor, targetFromSpec, specVersionOf } from '@silica/ir';
-import { readFileSync } from 'node:fs';
 import { applyDescription, functionDescriptions, readMetadata } from './description.js';
 import { convertProgram } from './program.js';
 import { type BlobResolver, type Loc, at, fail } from './values.js';
@@ -52,8 +51,6 @@ export function readMLPackageSync(path: string, options: ReadOptions = {}): Prog
   const manifest = readManifest(pkg);
   const root = rootModelEntry(manifest, join(pkg, 'Manifest.json'));
   const modelFile = itemPath(pkg, root.item);
-  const weights = weightsEntry(manifest);
-  const weightsDir = weights ? itemPath(pkg, weights.item) : undefined;
 
   const size = statSync(modelFile).size;
   if (size > MAX_MODEL_BYTES) {
@@ -71,7 +68,7 @@ export function readMLPackageSync(path: string, options: ReadOptions = {}): Prog
 
   const readers = new Map<string, BlobReader>();
   const resolveBlob: BlobResolver = (fileName, offset, dtype, shape, bloc) => {
-    const file = blobFile(pkg, modelFile, weightsDir, fileName, bloc);
+    const file = resolveBlobFile(pkg, manifest, fileName, `${bloc.file} (${bloc.path}.fileName)`);
     let r = readers.get(file);
     if (!r) {
       r = BlobReader.open(file);
@@ -122,29 +119,4 @@ export function readMLPackageSync(path: string, options: ReadOptions = {}): Prog
   program.metadata = readMetadata(desc!.metadata);
   program.buildInfo = converted.buildInfo;
   return program;
-}
-
-/**
- * Resolves a BlobFileValue.fileName (§15.5): strip `@model_path/` and resolve relative to
- * the directory of model.mlmodel; when that file does not exist, take the last path
- * component inside the weights item. A name that escapes the package is refused.
- */
-function blobFile(pkg: string, modelFile: string, weightsDir: string | undefined, fileName: string, loc: Loc): string {
-  const floc = at(loc, 'fileName');
-  if (!fileName) fail(floc, 'a blob file name', 'an empty string');
-  const prefix = '@model_path/';
-  const rel = fileName.startsWith(prefix) ? fileName.slice(prefix.length) : fileName;
-  if (isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
-    fail(floc, 'a blob file inside the package (no absolute path, no "..")', JSON.stringify(fileName));
-  }
-  let file = join(dirname(modelFile), ...rel.split('/'));
-  if (!existsSync(file) && weightsDir) file = join(weightsDir, basename(rel));
-  if (!existsSync(file)) fail(floc, `an existing blob file (looked for ${file})`, JSON.stringify(fileName));
-  const realPkg = realpathSync(pkg);
-  const real = realpathSync(file);
-  const r = relative(realPkg, real);
-  if (r.startsWith('..') || isAbsolute(r) || r.split(sep)[0] === '..') {
-    fail(floc, 'a blob file that resolves inside the package', `a link to ${real}`);
-  }
-  return file;
 }
