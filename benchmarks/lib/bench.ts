@@ -78,6 +78,28 @@ export function measure(fn: () => unknown, options: MeasureOptions = {}): Timing
   return { runs: repeats, medianMs: median(samples), minMs: Math.min(...samples), maxMs: Math.max(...samples), samplesMs: samples };
 }
 
+/**
+ * Times several functions in interleaved rounds (a, b, c, a, b, c, …) so that they all
+ * see the same machine conditions: on a shared machine, load that comes and goes then
+ * moves every case alike and the ratios between them stay meaningful.
+ */
+export function measureTogether(fns: ReadonlyArray<() => unknown>, options: MeasureOptions = {}): Timing[] {
+  const repeats = Math.max(5, options.repeats ?? 7);
+  const warmup = options.warmup ?? 2;
+  let sink: unknown;
+  for (const fn of fns) for (let i = 0; i < warmup; i++) sink = fn();
+  const samples = fns.map((): number[] => []);
+  for (let r = 0; r < repeats; r++) {
+    fns.forEach((fn, k) => {
+      const t0 = performance.now();
+      sink = fn();
+      samples[k].push(performance.now() - t0);
+    });
+  }
+  keep(sink);
+  return samples.map((s) => ({ runs: repeats, medianMs: median(s), minMs: Math.min(...s), maxMs: Math.max(...s), samplesMs: s }));
+}
+
 let kept: unknown;
 /** Keeps a result reachable so the optimiser cannot drop the work that made it. */
 export function keep(x: unknown): void {

@@ -365,11 +365,9 @@ describe('FileTensor', () => {
   });
 });
 
-import { describe as describe2, expect as expect2, it as it2 } from 'vitest';
-import { tensorFromValues as tfv } from '../src/index.js';
-describe2('toFloat64 decodes half-precision values', () => {
-  it2('fp16 and bf16 give numbers, not bit patterns', () => {
-    expect2(Array.from(tfv('fp16', [3], [1.5, -2, 65504]).toFloat64())).toEqual([1.5, -2, 65504]);
-    expect2(Array.from(tfv('bf16', [2], [1, -0.5]).toFloat64())).toEqual([1, -0.5]);
+describe('toFloat64 decodes half-precision values', () => {
+  it('fp16 and bf16 give numbers, not bit patterns', () => {
+    expect(Array.from(tensorFromValues('fp16', [3], [1.5, -2, 65504]).toFloat64())).toEqual([1.5, -2, 65504]);
+    expect(Array.from(tensorFromValues('bf16', [2], [1, -0.5]).toFloat64())).toEqual([1, -0.5]);
   });
 });
