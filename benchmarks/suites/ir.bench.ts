@@ -3,17 +3,19 @@
  * each against a plain copy of the same bytes measured in the same run, plus the
  * per-element conversion of @petamoriken/float16 to show why a bulk converter exists.
  */
-import { rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFloat16, setFloat16 } from '@petamoriken/float16';
 import { FileTensor, fp16ToFp32Array, fp32ToFp16Array, hashTensorBytes } from '@silica/ir';
-import { type BenchRow, type SuiteContext, binary, collectGarbage, measure, row } from '../lib/bench.js';
+import { type BenchRow, type SuiteContext, binary, collectGarbage, measureTogether, row } from '../lib/bench.js';
 
 export const description = `
 Inputs are weight-like: fp32 values drawn from a normal distribution with σ = 0.02
 (seeded), and their fp16 roundings for the fp16→fp32 cases. Conversions write into
-preallocated outputs, so the figures are the conversion itself, not allocation.
+preallocated outputs, so the figures are the conversion itself, not allocation. The
+cases compared with each other are timed in interleaved rounds (copy, copy, work, copy,
+copy, work, …), so load from elsewhere on the machine affects them alike.
 
 * **copy (Uint8Array.set)** / **copy (Buffer.copy)**: copying the case's input bytes into
   a preallocated buffer — a memcpy, the floor for any pass over the bytes. Each
@@ -51,26 +53,32 @@ function weights(n: number, sigma: number, seed: number): Float32Array {
   return out;
 }
 
-interface CopyBaseline {
-  readonly label: string;
-  readonly ms: number;
-  readonly rows: BenchRow[];
-}
-
-/** Times both plain copies of `bytes` bytes; returns the rows and the faster one. */
-function copyBaseline(src: Uint8Array, size: string, repeats: number): CopyBaseline {
-  const dst = new Uint8Array(src.byteLength);
-  const set = measure(() => dst.set(src), { repeats });
-  const srcBuf = Buffer.from(src.buffer, src.byteOffset, src.byteLength);
+/**
+ * Times `work` together with the two plain copies of `input` (interleaved rounds, see
+ * measureTogether) and returns the copy rows and the row of each piece of work, whose
+ * ratio is against the faster copy.
+ */
+function againstCopy(
+  input: Uint8Array,
+  work: ReadonlyArray<{ name: string; size: string; fn: () => unknown; note?: string }>,
+  repeats: number,
+): BenchRow[] {
+  const dst = new Uint8Array(input.byteLength);
+  const srcBuf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const dstBuf = Buffer.from(dst.buffer, dst.byteOffset, dst.byteLength);
-  const copy = measure(() => srcBuf.copy(dstBuf), { repeats });
-  const rows = [row('copy (Uint8Array.set)', size, src.byteLength, set), row('copy (Buffer.copy)', size, src.byteLength, copy)];
-  const best = set.medianMs <= copy.medianMs ? { label: 'copy (set)', ms: set.medianMs } : { label: 'copy (Buffer)', ms: copy.medianMs };
-  return { ...best, rows };
-}
-
-function versus(base: CopyBaseline): { baseline: string; baselineMs: number } {
-  return { baseline: base.label, baselineMs: base.ms };
+  const [set, copy, ...timed] = measureTogether(
+    [() => dst.set(input), () => srcBuf.copy(dstBuf), ...work.map((w) => w.fn)],
+    { repeats },
+  );
+  const size = binary(input.byteLength, 'B');
+  const best = set.medianMs <= copy.medianMs ? { baseline: 'copy (set)', baselineMs: set.medianMs } : { baseline: 'copy (Buffer)', baselineMs: copy.medianMs };
+  return [
+    row('copy (Uint8Array.set)', size, input.byteLength, set),
+    row('copy (Buffer.copy)', size, input.byteLength, copy),
+    ...work.map((w, i) =>
+      row(w.name, w.size, input.byteLength, timed[i], { ...best, ...(w.note !== undefined ? { note: w.note } : {}) }),
+    ),
+  ];
 }
 
 /** fp16→fp32 and fp32→fp16 of `n` elements, each against a copy of its input bytes. */
@@ -81,20 +89,11 @@ function conversions(n: number, repeats: number, log: (m: string) => void): Benc
   const f16 = fp32ToFp16Array(f32);
   const out32 = new Float32Array(n);
   const out16 = new Uint16Array(n);
-  const rows: BenchRow[] = [];
-
   log(`fp16→fp32 ${elems}`);
-  const in16 = new Uint8Array(f16.buffer);
-  const base16 = copyBaseline(in16, `${binary(in16.byteLength, 'B')}`, repeats);
-  const t16 = measure(() => fp16ToFp32Array(f16, out32), { repeats });
-  rows.push(...base16.rows, row('fp16→fp32 (bulk)', elems, in16.byteLength, t16, versus(base16)));
-
+  const rows16 = againstCopy(new Uint8Array(f16.buffer), [{ name: 'fp16→fp32 (bulk)', size: elems, fn: () => fp16ToFp32Array(f16, out32) }], repeats);
   log(`fp32→fp16 ${elems}`);
-  const in32 = new Uint8Array(f32.buffer);
-  const base32 = copyBaseline(in32, `${binary(in32.byteLength, 'B')}`, repeats);
-  const t32 = measure(() => fp32ToFp16Array(f32, out16), { repeats });
-  rows.push(...base32.rows, row('fp32→fp16 (bulk)', elems, in32.byteLength, t32, versus(base32)));
-  return rows;
+  const rows32 = againstCopy(new Uint8Array(f32.buffer), [{ name: 'fp32→fp16 (bulk)', size: elems, fn: () => fp32ToFp16Array(f32, out16) }], repeats);
+  return [...rows16, ...rows32];
 }
 
 /** Ours vs @petamoriken/float16's per-element DataView conversion on the same data. */
@@ -107,16 +106,7 @@ function libraryComparison(n: number, repeats: number, log: (m: string) => void)
   const out16 = new Uint16Array(n);
   const dv16 = new DataView(f16.buffer);
   const dvOut16 = new DataView(out16.buffer);
-
-  const ours16 = measure(() => fp16ToFp32Array(f16, out32), { repeats });
-  const lib16 = measure(
-    () => {
-      for (let i = 0; i < n; i++) out32[i] = getFloat16(dv16, 2 * i, true);
-      return out32;
-    },
-    { repeats },
-  );
-  // the same conversion on uniformly random bit patterns (every exponent, both signs)
+  // uniformly random fp16 bit patterns (every exponent, both signs), for data sensitivity
   let r = 0x2545f491;
   const random16 = Uint16Array.from({ length: n }, () => {
     r ^= r << 13;
@@ -124,36 +114,42 @@ function libraryComparison(n: number, repeats: number, log: (m: string) => void)
     r ^= r << 5;
     return r >>> 16;
   });
-  const oursRandom16 = measure(() => fp16ToFp32Array(random16, out32), { repeats });
-  const ours32 = measure(() => fp32ToFp16Array(f32, out16), { repeats });
-  const lib32 = measure(
-    () => {
-      for (let i = 0; i < n; i++) setFloat16(dvOut16, 2 * i, f32[i], true);
-      return out16;
-    },
+
+  const [ours16, lib16, oursRandom16] = measureTogether(
+    [
+      () => fp16ToFp32Array(f16, out32),
+      () => {
+        for (let i = 0; i < n; i++) out32[i] = getFloat16(dv16, 2 * i, true);
+        return out32;
+      },
+      () => fp16ToFp32Array(random16, out32),
+    ],
     { repeats },
   );
-  // sanity: the two converters agree on this data
-  const check = new Uint16Array(n);
-  fp32ToFp16Array(f32, check);
+  const [ours32, lib32] = measureTogether(
+    [
+      () => fp32ToFp16Array(f32, out16),
+      () => {
+        for (let i = 0; i < n; i++) setFloat16(dvOut16, 2 * i, f32[i], true);
+        return out16;
+      },
+    ],
+    { repeats },
+  );
+  // the library's last run left its result in out16: the two converters must agree
+  const check = fp32ToFp16Array(f32);
   for (let i = 0; i < n; i++) {
     if (check[i] !== out16[i]) throw new Error(`fp32→fp16 disagrees with the library at ${i}: ${check[i]} vs ${out16[i]}`);
   }
   return [
     row('fp16→fp32 (bulk)', elems, n * 2, ours16),
-    row('fp16→fp32 @petamoriken/float16 per element', elems, n * 2, lib16, {
-      baseline: 'our bulk',
-      baselineMs: ours16.medianMs,
-    }),
+    row('fp16→fp32 @petamoriken/float16 per element', elems, n * 2, lib16, { baseline: 'our bulk', baselineMs: ours16.medianMs }),
     row('fp16→fp32 (bulk), random bit patterns', elems, n * 2, oursRandom16, {
       baseline: 'weights input',
       baselineMs: ours16.medianMs,
     }),
     row('fp32→fp16 (bulk)', elems, n * 4, ours32),
-    row('fp32→fp16 @petamoriken/float16 per element', elems, n * 4, lib32, {
-      baseline: 'our bulk',
-      baselineMs: ours32.medianMs,
-    }),
+    row('fp32→fp16 @petamoriken/float16 per element', elems, n * 4, lib32, { baseline: 'our bulk', baselineMs: ours32.medianMs }),
   ];
 }
 
@@ -163,24 +159,26 @@ function hashing(bytes: number, repeats: number, log: (m: string) => void): Benc
   log(`WeightHash ${size}`);
   const n = bytes / 2;
   const data = new Uint8Array(fp32ToFp16Array(weights(n, 0.02, 7)).buffer);
-  const base = copyBaseline(data, size, repeats);
-  const tBuf = measure(() => hashTensorBytes('fp16', [n], data), { repeats });
-
   const dir = mkdtempSync(join(tmpdir(), 'silica-bench-hash-'));
   try {
     const path = join(dir, 'weights.bin');
     writeFileSync(path, data);
-    const tFile = measure(() => new FileTensor('fp16', [n], path, 0, bytes).hash(), { repeats });
     const want = hashTensorBytes('fp16', [n], data).hex;
     if (new FileTensor('fp16', [n], path, 0, bytes).hash().hex !== want) throw new Error('FileTensor hash differs from the buffer hash');
-    return [
-      ...base.rows,
-      row('WeightHash (buffer)', size, bytes, tBuf, versus(base)),
-      row('WeightHash (FileTensor)', size, bytes, tFile, {
-        ...versus(base),
-        note: 'reads the file in 8 MiB chunks; the peak RSS is that of the whole suite so far (the in-memory buffer is still alive)',
-      }),
-    ];
+    return againstCopy(
+      data,
+      [
+        { name: 'WeightHash (buffer)', size, fn: () => hashTensorBytes('fp16', [n], data) },
+        {
+          name: 'WeightHash (FileTensor)',
+          size,
+          // a new FileTensor each run: the hash is cached per tensor
+          fn: () => new FileTensor('fp16', [n], path, 0, bytes).hash(),
+          note: 'reads the range in 8 MiB chunks (from the page cache) and hashes each; the time over the buffer row is the reading',
+        },
+      ],
+      repeats,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -193,7 +191,7 @@ export default function irSuite(ctx: SuiteContext): BenchRow[] {
   // smallest first, so each row's peak RSS is dominated by its own buffers
   rows.push(...conversions((1 << 20) / scale, 15, ctx.log));
   collectGarbage();
-  rows.push(...libraryComparison((4 << 20) / scale, 7, ctx.log));
+  rows.push(...libraryComparison((4 << 20) / scale, 5, ctx.log));
   collectGarbage();
   rows.push(...hashing((128 << 20) / scale, 7, ctx.log));
   collectGarbage();

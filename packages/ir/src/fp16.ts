@@ -5,9 +5,10 @@
  * (payload kept, quiet bit preserved as NumPy does).
  */
 
-// The table holds fp32 bit patterns as int32: V8 keeps int32 loads/stores in registers,
-// whereas uint32 values ≥ 2^31 (every negative float) may be boxed as doubles — 3× slower
-// on varied inputs (benchmarks/results/ir.md).
+// The table holds fp32 bit patterns as int32 and the output is written through an
+// Int32Array: V8 keeps int32 values unboxed, whereas uint32 values ≥ 2^31 (every negative
+// float) may leave the fast path — with a Uint32Array table the loop ran 3× slower on
+// random bit patterns. (`ir` benchmark: random patterns now cost about what weights do.)
 const F16_TO_F32_BITS = buildTable();
 
 function buildTable(): Int32Array {

@@ -184,6 +184,13 @@ describe('decoding', () => {
     expect(Array.from(tensorFromValues('int64', [1], [-5n]).toFloat32())).toEqual([-5]);
   });
 
+  it('toFloat64 of fp16, bf16 and fp8 gives numbers, not bit patterns', () => {
+    expect(Array.from(tensorFromValues('fp16', [3], [1.5, -2, 65504]).toFloat64())).toEqual([1.5, -2, 65504]);
+    expect(Array.from(tensorFromValues('bf16', [2], [1, -0.5]).toFloat64())).toEqual([1, -0.5]);
+    expect(Array.from(new DenseTensor('fp8e4m3fn', [2], Uint8Array.from([0x38, 0x7e])).toFloat64())).toEqual([1, 448]);
+    expect(Array.from(tensorFromValues('int32', [2], [-7, 2147483647]).toFloat64())).toEqual([-7, 2147483647]);
+  });
+
   it('toFloat32 of an fp32 tensor is a copy', () => {
     const t = tensorFromValues('fp32', [2], [1, 2]);
     const f = t.toFloat32();
@@ -362,12 +369,5 @@ describe('FileTensor', () => {
     expect(t.byteLength).toBe(24);
     expect(reads.log).toEqual([]);
     expect(fs.existsSync(join(dir, 'not-yet-written.bin'))).toBe(false);
-  });
-});
-
-describe('toFloat64 decodes half-precision values', () => {
-  it('fp16 and bf16 give numbers, not bit patterns', () => {
-    expect(Array.from(tensorFromValues('fp16', [3], [1.5, -2, 65504]).toFloat64())).toEqual([1.5, -2, 65504]);
-    expect(Array.from(tensorFromValues('bf16', [2], [1, -0.5]).toFloat64())).toEqual([1, -0.5]);
   });
 });
