@@ -13,7 +13,7 @@
  * representable in fp16), `Int32Array` for integer dtypes and `Uint8Array` (0/1) for bool.
  */
 import { type DType, DTYPE_INFO, type Dim, type TensorType, isDType, fp16ToFp32Array, roundToFp16InPlace } from '@silica/ir';
-import { type RTensor, kindOf, rt } from './rtensor.js';
+import { type RTensor, copyOf, kindOf, rt } from './rtensor.js';
 
 export type IOData =
   | Float32Array
@@ -147,5 +147,5 @@ export function toRuntimeInput(name: string, input: InputTensor, declared: Tenso
 /** A defensive copy of a runtime tensor as an output. */
 export function toOutput(t: RTensor): OutputTensor {
   if (t.dtype === 'string') throw new Error('string tensors cannot be returned as outputs');
-  return { shape: [...t.shape], dtype: t.dtype, data: t.data.slice() };
+  return { shape: [...t.shape], dtype: t.dtype, data: copyOf(t.data) };
 }

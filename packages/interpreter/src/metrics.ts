@@ -136,8 +136,9 @@ export class MetricAccumulator {
     const mse = n > 0 ? this.sumErr2 / n : 0;
     const snr = this.sumErr2 === 0 ? Infinity : 10 * Math.log10(this.sumRef2 / this.sumErr2);
     const psnr = mse === 0 ? Infinity : 10 * Math.log10((this.maxAbsRef * this.maxAbsRef) / mse);
-    const denom = Math.sqrt(this.sumRef2) * Math.sqrt(this.sumTest2);
-    const cosine = denom === 0 ? (this.sumRef2 === 0 && this.sumTest2 === 0 ? 1 : 0) : this.sumDot / denom;
+    const denom = Math.sqrt(this.sumRef2 * this.sumTest2);
+    // clamped: rounding can push |cos| a hair past 1
+    const cosine = denom === 0 ? (this.sumRef2 === 0 && this.sumTest2 === 0 ? 1 : 0) : Math.max(-1, Math.min(1, this.sumDot / denom));
     const relativeL2 = this.sumRef2 === 0 ? (this.sumErr2 === 0 ? 0 : Infinity) : Math.sqrt(this.sumErr2 / this.sumRef2);
     const base = { count: n, maxAbsError: this.maxAbsErr, meanAbsError: n > 0 ? this.sumAbsErr / n : 0, snr, psnr, cosine, relativeL2 };
     return this.logitsAxis === undefined ? base : { ...base, kl: this.klRows > 0 ? this.klSum / this.klRows : 0 };

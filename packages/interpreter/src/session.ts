@@ -29,7 +29,7 @@ import {
 import { type InputTensor, type OutputTensor, toOutput, toRuntimeInput } from './io.js';
 import type { Kernel, KernelContext } from './kernel.js';
 import { KERNELS } from './kernels/index.js';
-import { type RData, type RTensor, fmt, fromIRTensor, intsOf, kindOf, sizeOf } from './rtensor.js';
+import { type RData, type RTensor, copyOf, fmt, fromIRTensor, intsOf, kindOf, sizeOf } from './rtensor.js';
 
 export interface SessionOptions {
   /** Function to run; default: the program's default function (or `main`, or the only one). */
@@ -62,6 +62,11 @@ export interface Session {
   predict(inputs: Readonly<Record<string, InputTensor>>, options?: PredictOptions): Record<string, OutputTensor>;
   /** Sets every state back to zeros. */
   resetStates(): void;
+  /**
+   * Overwrites one state's contents (like Core ML's state buffer access), e.g. to start
+   * a decode from a given KV cache. Checked against the state's type like an input.
+   */
+  setState(name: string, value: InputTensor): void;
   /** A snapshot (copies) of the current state contents, by state input name. */
   readonly states: Record<string, OutputTensor>;
 }
@@ -148,6 +153,19 @@ class Runner {
     }
   }
 
+  setState(name: string, value: InputTensor): void {
+    const v = this.stateInputs.find((s) => s.name === name);
+    if (!v || v.type.kind !== 'state') {
+      const names = this.stateInputs.map((s) => s.name).join(', ') || 'none';
+      throw new InterpreterError(`function "${this.fn.name}" has no state "${name}" (states: ${names})`);
+    }
+    try {
+      this.states.set(v, toRuntimeInput(name, value, v.type.wrapped, new Map()));
+    } catch (e) {
+      throw new InterpreterError(`state ${(e as Error).message.replace(/^input /, '')}`, undefined, undefined, { cause: e });
+    }
+  }
+
   private prepareConstants(): void {
     for (const op of this.fn.walk()) {
       if (op.type === 'const') {
@@ -186,6 +204,10 @@ class Runner {
       const outs = this.execOp(op, root);
       op.outputs.forEach((v, i) => this.consts.set(v, outs[i]));
       this.folded.add(op);
+    }
+    // constants only the folding read (a weight that was transposed once) are not needed again
+    for (const v of [...this.consts.keys()]) {
+      if (v.uses.every((u) => u.kind === 'op' && (this.folded.has(u.op) || u.op.isConstexpr))) this.consts.delete(v);
     }
   }
 
@@ -355,7 +377,7 @@ class Runner {
     }
     if (declared.dtype === 'fp16' && t.dtype !== 'fp16') {
       const f = t.data as Float32Array;
-      const data = read.includes(f) ? f.slice() : f;
+      const data = read.includes(f) ? copyOf(f) : f;
       roundToFp16InPlace(data);
       return { dtype: 'fp16', shape: t.shape, data };
     }
@@ -551,6 +573,7 @@ export function createSession(program: Program, options: SessionOptions = {}): S
     outputs: fn.block.outputs.map(describeValue),
     predict: (inputs, opts) => runner.predict(inputs, opts),
     resetStates: () => runner.resetStates(),
+    setState: (name, value) => runner.setState(name, value),
     get states() {
       const out: Record<string, OutputTensor> = {};
       for (const [v, t] of runner.states) out[v.name] = toOutput(t);

@@ -2,6 +2,7 @@
  * Test helper: builds programs straight from the IR classes (no registry involved), so
  * each test states every op, operand and output type itself.
  */
+import { fileURLToPath } from 'node:url';
 import {
   type DType,
   Function,
@@ -49,8 +50,8 @@ export class TestProgram {
   }
 
   /** A const of `dtype` and `shape` (shape defaults to [values.length]; scalar when `shape` is []). */
-  c(dtype: DType, values: ReadonlyArray<number | boolean>, shape: readonly number[] = [values.length]): Value {
-    return this.tensor(tensorFromValues(dtype, shape, values as number[]));
+  c(dtype: DType, values: ArrayLike<number | boolean>, shape: readonly number[] = [values.length]): Value {
+    return this.tensor(tensorFromValues(dtype, shape, Array.from(values) as number[]));
   }
 
   i32(...values: number[]): Value {
@@ -155,3 +156,6 @@ export function close(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-
     if (!ok) throw new Error(`element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
   }
 }
+
+/** The shared coremltools fixtures (`shared/fixtures`, beside the project root). */
+export const fixturesDir = fileURLToPath(new URL('../../../../shared/fixtures', import.meta.url));

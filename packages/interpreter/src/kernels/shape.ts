@@ -5,7 +5,7 @@
  */
 import { type DType, isDType, targetAtLeast } from '@silica/ir';
 import type { Kernel, KernelContext } from '../kernel.js';
-import { type RData, type RTensor, alloc, fmt, kindOf, rt, sizeOf, stridesOf } from '../rtensor.js';
+import { type RData, type RTensor, alloc, copyOf, fmt, kindOf, rt, sizeOf, stridesOf } from '../rtensor.js';
 
 export function normAxis(ctx: KernelContext, axis: number, rank: number, param: string): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
@@ -251,7 +251,7 @@ const sliceUpdate: Kernel = (ctx) => {
   if (!same(update.shape, expect) && !same(update.shape, full)) {
     ctx.fail(`shape [${update.shape.join(', ')}] does not match the selected slice [${expect.join(', ')}]`, 'update');
   }
-  const out = x.data.slice();
+  const out = copyOf(x.data);
   const u = update.data;
   stridedWalk(x.shape, slices, (o, s, len, step) => {
     for (let i = 0, j = s; i < len; i++, j += step) out[j] = u[o + i];
@@ -504,7 +504,7 @@ const bandPart: Kernel = (ctx) => {
   if (rank < 2) ctx.fail(`x must have rank ≥ 2, got ${fmt(x)}`, 'x');
   const M = x.shape[rank - 2];
   const N = x.shape[rank - 1];
-  const out = x.data.slice();
+  const out = copyOf(x.data);
   const mats = x.data.length / (M * N || 1);
   for (let b = 0; b < mats; b++) {
     for (let m = 0; m < M; m++) {
