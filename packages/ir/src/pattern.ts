@@ -380,6 +380,24 @@ export class Rewriter {
     return n;
   }
 
+  /**
+   * Rebinds one operand of `op` in place — element `index` of `param` — keeping the
+   * parameter order (unlike `setInput`, which rebinds the whole parameter). Types are not
+   * checked, as with `setInput`; the caller keeps the op valid.
+   */
+  replaceOperand(op: Op, param: string, index: number, value: Value): void {
+    const vs = op.inputs.get(param);
+    if (!vs || index < 0 || index >= vs.length) {
+      throw new Error(`rewriter: op ${op.type} "${op.name}" has no operand ${param}[${index}]`);
+    }
+    const old = vs[index];
+    if (old === value) return;
+    op.replaceInput(param, index, value);
+    this.changes++;
+    this.noteModified(op);
+    if (old.producer && old.producer.parent) this.listener.modified?.(old.producer);
+  }
+
   /** Rebinds a parameter of `op`. */
   setInput(op: Op, param: string, value: Value | readonly Value[]): void {
     const old = operandProducers(op);
