@@ -116,7 +116,9 @@ export class Op {
 
   /** Binds `param` to a value (or values for a tuple parameter), replacing any old binding. */
   setInput(param: string, value: Value | readonly Value[]): void {
-    this.removeInput(param);
+    // an existing parameter keeps its position (Map.set on a present key does not move it)
+    const old = this.inputs.get(param);
+    if (old) for (const v of old) removeUse(v, (u) => u.kind === 'op' && u.op === this && u.param === param);
     const vs = Array.isArray(value) ? [...(value as readonly Value[])] : [value as Value];
     this.inputs.set(param, vs);
     vs.forEach((v, index) => v.uses.push({ kind: 'op', op: this, param, index }));

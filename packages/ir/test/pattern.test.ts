@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type Function,
+  Function,
+  Op,
   type Program,
   Rewriter,
   type Rule,
@@ -277,5 +278,25 @@ describe('Rewriter', () => {
     expect(opTypes(fn)).toEqual(['relu', 'silu']);
     expect(fn.findValue('a')!.users.map((o) => o.name)).toEqual(['out']);
     expect(collectProblems(p)).toEqual([]);
+  });
+});
+
+describe('operand order', () => {
+  it('rebinding a parameter keeps its position; replaceOperand rebinds one element', () => {
+    const fn = new Function('main');
+    const a = fn.addInput('a', tensorType('fp32', [2]));
+    const b = fn.addInput('b', tensorType('fp32', [2]));
+    const c = fn.addInput('c', tensorType('fp32', [2]));
+    const op = fn.block.append(new Op({ type: 'add', inputs: { x: a, y: b }, outputs: [{ name: 's', type: tensorType('fp32', [2]) }] }));
+    op.setInput('x', c);
+    expect([...op.inputs.keys()]).toEqual(['x', 'y']);
+    expect(a.uses).toHaveLength(0);
+    expect(c.uses).toEqual([{ kind: 'op', op, param: 'x', index: 0 }]);
+    const cat = fn.block.append(new Op({ type: 'concat', inputs: { values: [a, b], axis: c }, outputs: [{ name: 'k', type: tensorType('fp32', [4]) }] }));
+    new Rewriter('iOS18').replaceOperand(cat, 'values', 1, a);
+    expect(cat.inputs.get('values')).toEqual([a, a]);
+    expect([...cat.inputs.keys()]).toEqual(['values', 'axis']);
+    expect(b.uses.filter((u) => u.kind === 'op' && u.op === cat)).toHaveLength(0);
+    expect(() => new Rewriter('iOS18').replaceOperand(cat, 'values', 5, a)).toThrow(/has no operand values\[5\]/);
   });
 });
