@@ -19,7 +19,13 @@ export interface Histogram {
   readonly total: number;
 }
 
-const FP16_VALUE = buildFp16Values();
+/** An fp16 histogram also knows the bit pattern of each value (+0 for zero). */
+export interface Fp16Histogram extends Histogram {
+  readonly patterns: Uint16Array;
+}
+
+/** The float64 value of every fp16 bit pattern (NaN/±inf included), for bulk lookups. */
+export const FP16_VALUE: Float64Array = buildFp16Values();
 
 function buildFp16Values(): Float64Array {
   const out = new Float64Array(65536);
@@ -62,14 +68,12 @@ const FP16_ASCENDING: Uint16Array = (() => {
 
 /**
  * Reusable 65,536-bin counter for fp16 patterns: `add` the elements of a group, then
- * `take` the histogram (which also clears the counter for the next group). `take` fills
- * `slot` — for every pattern, the index of its value in the histogram — so elements can be
- * mapped to clusters without a search.
+ * `take` the histogram (which also clears the counter for the next group). The histogram
+ * lists the pattern of each value, so elements map to clusters through a 65,536-entry
+ * table instead of a search.
  */
 export class Fp16Counter {
   readonly counts = new Uint32Array(65536);
-  /** pattern → index of its value in the last histogram taken (−0 shares +0's slot). */
-  readonly slot = new Int32Array(65536);
 
   /** Counts `bits[start .. start + length)`. */
   add(bits: Uint16Array, start = 0, length = bits.length - start): void {
@@ -85,7 +89,7 @@ export class Fp16Counter {
   }
 
   /** The histogram of everything added since the last take; resets the counter. */
-  take(): Histogram {
+  take(): Fp16Histogram {
     const c = this.counts;
     c[0] += c[0x8000];
     c[0x8000] = 0;
@@ -93,6 +97,7 @@ export class Fp16Counter {
     for (let k = 0; k < FP16_ASCENDING.length; k++) if (c[FP16_ASCENDING[k]] !== 0) n++;
     const values = new Float64Array(n);
     const counts = new Float64Array(n);
+    const patterns = new Uint16Array(n);
     let total = 0;
     let j = 0;
     for (let k = 0; k < FP16_ASCENDING.length; k++) {
@@ -101,13 +106,12 @@ export class Fp16Counter {
       if (count === 0) continue;
       values[j] = FP16_VALUE[h];
       counts[j] = count;
-      this.slot[h] = j;
+      patterns[j] = h;
       total += count;
       j++;
     }
-    this.slot[0x8000] = this.slot[0];
     c.fill(0);
-    return { values, counts, total };
+    return { values, counts, total, patterns };
   }
 }
 

@@ -13,7 +13,9 @@
  * weighted mean first, so the x² sums stay well conditioned). The SSE of a run is a Monge
  * cost, so the leftmost minimiser j*(i) of each layer is non-decreasing in i, and a layer is
  * solved by divide and conquer in O(n log n): solve the middle row over its whole candidate
- * range, then each half over the candidates on its side of the middle row's minimiser.
+ * range, then each half over the candidates on its side of the middle row's minimiser. The
+ * Knuth–Yao inequality j*_{m−1}(i) ≤ j*_m(i) also bounds every row from below by the previous
+ * layer's minimiser (1.15× fewer candidates at k = 16, 1.9× at k = 256).
  * Total O(k · n · log n) time and O(k · n) memory for the backtracking table, with n the
  * number of distinct values — an fp16 weight has at most 63,487 finite ones whatever its
  * size. The result is the exact minimum (up to float64 rounding of the prefix sums), which
@@ -113,29 +115,22 @@ function dpLabels(values: Float64Array, weights: Float64Array, k: number): Int32
   // Layer m (2 ≤ m ≤ k) needs rows i ∈ [m, n − k + m]; its argmin j ∈ [m − 1, i − 1] is stored
   // as j − (m − 1) ≤ n − k, in 16 bits when that fits.
   const width = n - k + 1;
+  // prev[j] − p2[j], the part of a candidate's cost that depends on j alone (p2[i] is added back per row)
+  const base = new Float64Array(n + 1);
   const table: Uint16Array | Int32Array = n - k < 65536 ? new Uint16Array((k - 1) * width) : new Int32Array((k - 1) * width);
 
   for (let m = 2; m <= k; m++) {
     const rowBase = (m - 2) * width;
+    // layer m − 1's rows start at i = m − 1, one before this layer's
+    const prevBase = (m - 3) * width;
     const jMin = m - 1;
     const iLo = m;
     const iHi = n - k + m;
+    for (let j = m - 1; j <= n - k + m - 1; j++) base[j] = prev[j] - p2[j];
     if (m === k) {
       // the last layer needs row n only
-      let best = Infinity;
-      let bj = jMin;
-      const q0 = p0[n];
-      const q1 = p1[n];
-      const q2 = p2[n];
-      for (let j = jMin; j < n; j++) {
-        const s = q1 - p1[j];
-        const c = prev[j] + (q2 - p2[j]) - (s * s) / (q0 - p0[j]);
-        if (c < best) {
-          best = c;
-          bj = j;
-        }
-      }
-      cur[n] = best;
+      const bj = scan(p0, p1, base, p0[n], p1[n], jMin, n - 1);
+      cur[n] = scanBest + p2[n];
       table[rowBase + (n - iLo)] = bj - jMin;
     } else {
       // Divide and conquer over rows [iLo, iHi] with candidate columns [jMin, iHi − 1]; an
@@ -148,20 +143,11 @@ function dpLabels(values: Float64Array, weights: Float64Array, k: number): Int32
         const lo = stack.pop()!;
         const mid = (lo + hi) >>> 1;
         const jEnd = Math.min(optHi, mid - 1);
-        const q0 = p0[mid];
-        const q1 = p1[mid];
-        const q2 = p2[mid];
-        let best = Infinity;
-        let bj = optLo;
-        for (let j = optLo; j <= jEnd; j++) {
-          const s = q1 - p1[j];
-          const c = prev[j] + (q2 - p2[j]) - (s * s) / (q0 - p0[j]);
-          if (c < best) {
-            best = c;
-            bj = j;
-          }
-        }
-        cur[mid] = best;
+        // Knuth–Yao: the last run of the best m-partition of [0, mid) starts no earlier than
+        // that of the best (m − 1)-partition
+        const below = m === 2 ? 0 : table[prevBase + (mid - iLo + 1)] + (m - 2);
+        const bj = scan(p0, p1, base, p0[mid], p1[mid], Math.max(optLo, below), jEnd);
+        cur[mid] = scanBest + p2[mid];
         table[rowBase + (mid - iLo)] = bj - jMin;
         if (lo < mid) stack.push(lo, mid - 1, optLo, bj);
         if (mid < hi) stack.push(mid + 1, hi, bj, optHi);
@@ -182,6 +168,44 @@ function dpLabels(values: Float64Array, weights: Float64Array, k: number): Int32
   }
   labels.fill(0, 0, i);
   return labels;
+}
+
+/** The minimum found by the last `scan` (a module slot instead of an allocated pair). */
+let scanBest = 0;
+
+/**
+ * The leftmost j in [lo, hi] minimising `base[j] − (q1 − p1[j])² / (q0 − p0[j])` — the cost
+ * of row i's candidates up to the row constant p2[i]; sets `scanBest`. Unrolled by two so
+ * two divisions are in flight (ties still go to the lower j).
+ */
+function scan(p0: Float64Array, p1: Float64Array, base: Float64Array, q0: number, q1: number, lo: number, hi: number): number {
+  let best = Infinity;
+  let bj = lo;
+  let j = lo;
+  for (; j < hi; j += 2) {
+    const s = q1 - p1[j];
+    const c = base[j] - (s * s) / (q0 - p0[j]);
+    const t = q1 - p1[j + 1];
+    const d = base[j + 1] - (t * t) / (q0 - p0[j + 1]);
+    if (c < best) {
+      best = c;
+      bj = j;
+    }
+    if (d < best) {
+      best = d;
+      bj = j + 1;
+    }
+  }
+  if (j === hi) {
+    const s = q1 - p1[j];
+    const c = base[j] - (s * s) / (q0 - p0[j]);
+    if (c < best) {
+      best = c;
+      bj = j;
+    }
+  }
+  scanBest = best;
+  return bj;
 }
 
 /** Centroids (weighted means) and cost of a labelling with `k` non-empty clusters. */
@@ -239,8 +263,9 @@ function coarsened(values: Float64Array, weights: Float64Array, k: number): Clus
 }
 
 /**
- * Lloyd iterations on a sorted weighted histogram with ascending `centroids`, each new
- * centroid passed through `round` (the LUT dtype's grid; identity for none). Assignment is
+ * Lloyd iterations on a sorted weighted histogram, starting from `centroids` and passing
+ * every centroid (the starting ones included) through `round` (the LUT dtype's grid;
+ * identity for none). Assignment is
  * to the nearest centroid (ties to the lower entry). For a fixed assignment the best grid
  * value of a cluster is the rounded mean, and for fixed centroids the nearest assignment is
  * best, so the cost never increases; iteration stops when it no longer decreases (at most
@@ -254,7 +279,7 @@ export function lloyd1D(
   maxIter = 64,
 ): { centroids: Float64Array; labels: Int32Array; cost: number } {
   const k = centroids.length;
-  let c = Float64Array.from(centroids).sort();
+  let c = Float64Array.from(centroids, round).sort();
   let labels = new Int32Array(values.length);
   let cost = assignNearest(values, weights, c, labels);
   const sw = new Float64Array(k);
