@@ -16,6 +16,7 @@ import {
   tensorType,
 } from '@silica/ir';
 import { createSession, gemmNT, gemmNaive } from '@silica/interpreter';
+import { randomFloats } from '@silica/test-support';
 import { type BenchRow, type SuiteContext, collectGarbage, measure, measureTogether, row } from '../lib/bench.js';
 
 export const description = `
@@ -40,19 +41,7 @@ export const description = `
 `;
 
 /** Deterministic uniform(−a, a) floats (xorshift32). */
-function randoms(n: number, seed: number, a = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = a * (s / 2 ** 31 - 1);
-  }
-  return out;
-}
+const randoms = (n: number, seed: number, a = 1): Float32Array => randomFloats(n, seed, a);
 
 const gflops = (flop: number, ms: number): number => flop / 1e6 / ms;
 

@@ -13,7 +13,7 @@ import {
   tensorFromData,
 } from '../src/index.js';
 import { signKernel } from './helpers/kernels.js';
-import { linearChain, randomFloats } from './helpers.js';
+import { linearChain, randomFloats } from '@silica/test-support';
 
 type Result = Exclude<ReturnType<typeof signKernel>, { skip: string }>;
 const KERNEL = defineKernel(siblingModule(new URL('./helpers/x.ts', import.meta.url).href, 'kernels'), 'signKernel', signKernel);

@@ -16,7 +16,7 @@ import {
   toAffineParams,
   type Weight,
 } from '../src/index.js';
-import { linearChain, opTypes, program, weight } from './helpers.js';
+import { linearChain, opTypes, program, randomWeight as weight } from '@silica/test-support';
 
 function theWeight(p: Program): Weight {
   const r = selectWeights(p, { pass: 't', configs: { global: {} }, threshold: () => 0, joint: false });

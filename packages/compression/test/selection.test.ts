@@ -13,7 +13,7 @@ import {
   resolveConfig,
   selectWeights,
 } from '../src/index.js';
-import { linearChain, program, randomFloats, weight } from './helpers.js';
+import { linearChain, program, randomFloats, randomWeight as weight } from '@silica/test-support';
 
 interface Cfg {
   readonly bits: number;

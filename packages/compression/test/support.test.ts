@@ -14,7 +14,7 @@ import {
   tensorData,
   type WeightStats,
 } from '../src/index.js';
-import { program, weight } from './helpers.js';
+import { program, randomWeight as weight } from '@silica/test-support';
 
 describe('BlockGrid', () => {
   it('gives every element the block id of its multi-index (property)', () => {

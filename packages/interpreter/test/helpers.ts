@@ -2,7 +2,6 @@
  * Test helper: builds programs straight from the IR classes (no registry involved), so
  * each test states every op, operand and output type itself.
  */
-import { fileURLToPath } from 'node:url';
 import {
   type DType,
   Function,
@@ -18,6 +17,7 @@ import {
   tensorFromValues,
   tensorType,
 } from '@silica/ir';
+import { FIXTURES, randomFloats } from '@silica/test-support';
 import { type InputTensor, type OutputTensor, type SessionOptions, createSession } from '../src/index.js';
 
 export type Arg = Value | readonly Value[];
@@ -129,19 +129,9 @@ export function arange(n: number, start = 0, step = 1): number[] {
   return Array.from({ length: n }, (_, i) => start + i * step);
 }
 
-/** Deterministic pseudo-random floats in [-1, 1) (xorshift32). */
+/** Deterministic pseudo-random floats in [-1, 1) (xorshift32; {@link randomFloats} at scale 1). */
 export function randoms(n: number, seed = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
+  return randomFloats(n, seed, 1);
 }
 
 export function list(t: OutputTensor): number[] {
@@ -158,4 +148,4 @@ export function close(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-
 }
 
 /** The shared coremltools fixtures (`shared/fixtures`, beside the project root). */
-export const fixturesDir = fileURLToPath(new URL('../../../../shared/fixtures', import.meta.url));
+export const fixturesDir = FIXTURES;

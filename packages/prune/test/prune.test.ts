@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { constValueOf, fromFloat32, pipeline, tensorFromValues, verifyProgram, type Program } from '@silica/ir';
 import { CompressionConfigError, tensorData } from '@silica/compression';
 import prune, { percentile, pruneKernel, type PruneMethod, type PruneOptions } from '../src/index.js';
-import { ctxFor, linearChain, program, randomFloats, weight } from './helpers.js';
+import { ctxFor, linearChain, program, randomFloats, randomWeight as weight } from '@silica/test-support';
 
 const run = async (p: Program, options: PruneOptions) => {
   const r = await prune({ workers: 0, ...options }).run(p, ctxFor(p));

@@ -12,7 +12,8 @@ import { readMLPackage } from '@silica/mlpackage-reader';
 import { writeMLPackage } from '@silica/mlpackage-writer';
 import { compareTensors, createSession, npyToFloat32, readNpz } from '@silica/interpreter';
 import quantize from '../src/index.js';
-import { FIXTURES, bytesEqual, constOf, ctxFor, denseNpy, fixture, inputOf } from './helpers.js';
+import { FIXTURES, bytesEqual, constOf, ctxFor, inputOf } from '@silica/test-support';
+import { denseNpy, fixture } from './helpers.js';
 
 const WEIGHTS = ['fc1_weight_to_fp16', 'fc2_weight_to_fp16'] as const;
 const tmp = mkdtempSync(join(tmpdir(), 'silica-quantize-test-'));
