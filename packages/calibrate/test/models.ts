@@ -7,19 +7,10 @@
  * — in the transformer block, layer-norm gains amplify a few channels, as in LLMs.
  */
 import type { InputTensor } from '@silica/interpreter';
-import { type Program, type Value, buildProgram, tensorFromValues, tensorType } from '@silica/ir';
+import { type Program, type Value, buildProgram, seededRandom, tensorFromValues, tensorType } from '@silica/ir';
 
-/** mulberry32: a small seeded PRNG. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (seededRandom of @silica/ir): uniform [0, 1) numbers from a seed. */
+export const rng = seededRandom;
 
 /** Standard normal samples (Box–Muller). */
 export function normals(n: number, seed: number, sigma = 1): Float32Array {

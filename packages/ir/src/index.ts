@@ -27,3 +27,4 @@ export * from './pass.js';
 export * from './graph.js';
 export { deadCodeElimination, eliminateDeadCode } from './dce.js';
 export type { DeadCodeEliminationOptions } from './dce.js';
+export { seededRandom } from './random.js';

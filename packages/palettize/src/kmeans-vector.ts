@@ -6,18 +6,8 @@
  * There is no exact polynomial algorithm for k-means in more than one dimension; this is
  * the standard local method. Cost per iteration O(n · k · V) for n points of dimension V.
  */
+import { seededRandom } from '@silica/ir';
 
-/** A small deterministic PRNG (mulberry32): uniform floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface VectorKMeansOptions {
   /** PRNG seed (default 0). */

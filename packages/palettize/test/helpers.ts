@@ -17,7 +17,7 @@ import {
 } from '@silica/ir';
 import { readMLPackageSync } from '@silica/mlpackage-reader';
 import { fp16Value } from '../src/histogram.js';
-import { seededRandom } from '../src/kmeans-vector.js';
+import { seededRandom } from '@silica/ir';
 
 export const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
 

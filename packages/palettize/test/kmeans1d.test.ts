@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fp16BitsToNumber } from '@silica/ir';
 import { MAX_TABLE_ENTRIES, assignNearest, lloyd1D, optimalKMeans1D } from '../src/kmeans1d.js';
 import { Fp16Counter, histogramOf } from '../src/histogram.js';
-import { seededRandom } from '../src/kmeans-vector.js';
+import { seededRandom } from '@silica/ir';
 import { toFp16 } from '../src/rounding.js';
 
 /** Weighted SSE of sorted values split at `cuts` (cluster c = [cuts[c], cuts[c+1])). */

@@ -21,6 +21,7 @@ import {
   tensorFromValues,
   tensorType,
   verifyProgram,
+  seededRandom,
 } from '@silica/ir';
 import { type InputTensor, type OutputMetrics, evaluate } from '@silica/interpreter';
 import { fileURLToPath } from 'node:url';
@@ -119,17 +120,8 @@ export async function runPass(pass: Pass, program: Program): Promise<{ program: 
 // ---------------------------------------------------------------------------------------
 // Inputs
 
-/** mulberry32: a small seeded generator of uniform [0, 1) numbers. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (seededRandom of @silica/ir): uniform [0, 1) numbers from a seed. */
+export const rng = seededRandom;
 
 /** Standard normal samples (Box–Muller) from `uniform`. */
 export function normals(n: number, uniform: () => number, sigma = 1): Float32Array {
