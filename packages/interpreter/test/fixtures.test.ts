@@ -8,7 +8,7 @@
  * depend on this package (readNpy), and a static import here would make the two
  * packages depend on each other in the workspace graph.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DenseTensor, type Program, type Value } from '@silica/ir';
@@ -19,8 +19,8 @@ interface Reader {
   readMLPackageSync(path: string): Program;
 }
 const READER = '@silica/mlpackage-reader';
-const reader = (await import(READER).catch(() => undefined)) as Reader | undefined;
-const readerAvailable = reader !== undefined && existsSync(join(fixturesDir, 'mlp.mlpackage'));
+// no fallback: a missing reader or fixture folder must fail, not skip
+const reader = (await import(READER)) as Reader;
 
 const load = (name: string): Program => reader!.readMLPackageSync(join(fixturesDir, `${name}.mlpackage`));
 const npz = (file: string): Record<string, NpyArray> => readNpz(join(fixturesDir, file));
@@ -35,7 +35,7 @@ function run(name: string, base: string, fn?: string): Record<string, OutputTens
 
 const relL2 = (want: NpyArray | OutputTensor, got: OutputTensor): number => compareTensors(want, got).relativeL2;
 
-describe.runIf(readerAvailable)('coremltools fixtures', () => {
+describe('coremltools fixtures', () => {
   // fixture → the fixture whose inputs/expected outputs it shares (README "Files per fixture")
   const uncompressed: Array<[string, string]> = [
     ['mlp', 'mlp'],

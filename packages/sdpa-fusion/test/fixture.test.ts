@@ -3,7 +3,7 @@
  * mask → softmax → matmul, fp16) must fuse to one SDPA and then be the same graph as
  * `attention_sdpa` (coremltools' own fused form), and compute the same outputs.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ const sdpaPath = join(FIXTURES, 'attention_sdpa.mlpackage');
 /** Fixture tolerance for fp16 programs (fixtures/README.md): relative L2 < 1e-2 per output. */
 const FP16_REL_L2 = 1e-2;
 
-describe.skipIf(!existsSync(decomposedPath))('attention_decomposed fixture', () => {
+describe('attention_decomposed fixture', () => {
   let decomposed: Program;
   let reference: Program;
   let fused: Program;
