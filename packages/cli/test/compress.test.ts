@@ -1,6 +1,6 @@
 /** `silica compress`: flags → passes, end to end on the fixtures, overrides, refusals, the report file. */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { materialize } from '@silica/compression';
 import { readNpz, writeNpz } from '@silica/interpreter';
 import { readMLPackage } from '@silica/mlpackage-reader';
@@ -129,12 +129,15 @@ describe('silica compress on the fixtures', () => {
     expect(j.skipped.map((s) => s.weight).sort()).toEqual(['fc1_bias_to_fp16', 'fc2_bias_to_fp16']);
     expect(j.size.after).toBeLessThan(j.size.before / 3);
     expect(j.pipeline).toBe(pipe);
-    expect(JSON.parse(readFileSync(pipe, 'utf8'))).toEqual({
+    const saved = JSON.parse(readFileSync(pipe, 'utf8')) as { source: string };
+    expect(saved).toEqual({
       version: 1,
-      source: fixture('mlp'),
+      source: expect.any(String),
       passes: [{ pass: 'quantize', options: { dtype: 'int4', granularity: 'per_block', blockSize: 32 } }],
       sink: 'mlp-int4.mlpackage',
     });
+    // relative to the pipeline file when it is close by, else absolute: either way it finds the input
+    expect(resolve(dirname(pipe), saved.source)).toBe(fixture('mlp'));
 
     // bit-exact with coremltools' own int4 per-block-32 package
     const ours = await readMLPackage(out);
