@@ -993,3 +993,25 @@ describe('evaluation speed on 4096×4096 weights', () => {
     expect(sparseMs).toBeLessThan(5000);
   });
 });
+
+describe('constValueOf keeps small results only', () => {
+  it('remembers a small decompressed value and recomputes a large one', async () => {
+    const { buildOp } = await import('./helpers/sig-test.js');
+    const { Value: V, constValueOf, tensorFromValues, typeCheckOp, zeros } = await import('../src/index.js');
+    const make = (rows: number) => {
+      const built = buildOp('iOS18', 'constexpr_blockwise_shift_scale', {
+        data: zeros('int8', [rows, 1024]),
+        scale: tensorFromValues('fp16', [rows, 1], new Array(rows).fill(0.5)),
+      });
+      built.op.outputs.push(new V('y', typeCheckOp(built.op, 'iOS18')[0], built.op, 0));
+      return built;
+    };
+    const small = make(8); // 16 KiB of fp16 output
+    expect(constValueOf(small.op.output, 'iOS18')).toBe(constValueOf(small.op.output, 'iOS18'));
+    const large = make(1024); // 2 MiB of fp16 output: not kept alive by the cache
+    const a = constValueOf(large.op.output, 'iOS18')!;
+    const b = constValueOf(large.op.output, 'iOS18')!;
+    expect(a).not.toBe(b);
+    expect(a.contentEquals(b)).toBe(true);
+  });
+});

@@ -69,6 +69,8 @@ export function defaultTensor(d: NonNullable<ParamSpec['default']>): Tensor {
 }
 
 const CONST_CACHE = new WeakMap<Value, Tensor | null>();
+/** Largest evaluated constant kept in the cache (1 MiB). */
+const MAX_CACHED_BYTES = 1 << 20;
 
 /**
  * True when `v` is known at compile time: the output of `const`, of a `constexpr_*` op,
@@ -91,24 +93,26 @@ export function isConst(v: Value): boolean {
 
 /**
  * The constant value of `v`, evaluating constexpr ops and foldable ops through their
- * signature's `evaluate` (cached per value). Undefined when not const or not evaluable.
+ * signature's `evaluate` (small results cached per value). Undefined when not const or not evaluable.
  */
 export function constValueOf(v: Value, target: Target): Tensor | undefined {
+  const p = v.producer;
+  if (!p) return undefined;
+  if (p.type === 'const') return p.attributes.get('val');
   const cached = CONST_CACHE.get(v);
   if (cached !== undefined) return cached ?? undefined;
-  const p = v.producer;
   let result: Tensor | undefined;
-  if (!p) result = undefined;
-  else if (p.type === 'const') result = p.attributes.get('val');
-  else if (isConst(v)) {
+  if (isConst(v)) {
     const sig = getSignature(p.type, target);
     if (sig?.evaluate) {
       const outs = sig.evaluate(opArgs(p, target));
       result = outs[v.index];
     }
   }
-  // lazy file tensors are cheap to keep (no bytes); evaluated results are kept per value
-  CONST_CACHE.set(v, result ?? null);
+  // Only small results (shape and axis parameters, LUTs, scales) are remembered: a
+  // decompressed weight is recomputed when asked for again rather than kept alive for as
+  // long as the program, which would put every dense weight of a model in memory.
+  if (result === undefined || result.isLazy || result.byteLength <= MAX_CACHED_BYTES) CONST_CACHE.set(v, result ?? null);
   return result;
 }
 
