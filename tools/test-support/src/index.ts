@@ -9,3 +9,5 @@
 export { FIXTURES, fixturePath } from './fixtures.js';
 export { randomFloats, randomWeight } from './random.js';
 export { bytesEqual, constOf, ctxFor, inputOf, linearChain, opTypes, program } from './programs.js';
+export { runReadmeExample } from './readme.js';
+export type { ReadmeExampleRun } from './readme.js';
