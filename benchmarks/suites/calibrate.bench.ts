@@ -8,6 +8,7 @@ import { type Program, buildProgram, cloneProgram, createPassContext, tensorFrom
 import calibrate, { HessianAccumulator, gptq } from '@silica/calibrate';
 import { CLAIMS, type Comparison, run, settings, table } from '../../packages/calibrate/test/quality.js';
 import { type BenchRow, type SuiteContext, type Timing, collectGarbage, keep, measure, row } from '../lib/bench.js';
+import { normalFloats } from '@silica/test-support';
 
 const BASE_DESCRIPTION = `
 **Per-layer cost.** One fp16 \`linear\` of D×D (D = 4096; \`--quick\`: 1024) calibrated with
@@ -45,25 +46,8 @@ both against the uncompressed model, and their sizes.
  */
 export let description = BASE_DESCRIPTION;
 
-/** Deterministic normals (mulberry32 + Box–Muller). */
-function normals(n: number, seed: number, sigma = 1): Float32Array {
-  let s = seed >>> 0;
-  const u = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = sigma * Math.sqrt(-2 * Math.log(u()));
-    const a = 2 * Math.PI * u();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
-  }
-  return out;
-}
+/** Deterministic normals. */
+const normals = (n: number, seed: number, sigma = 1): Float32Array => normalFloats(n, seed, sigma);
 
 /** T×D activations: 16 latent factors, 8 outlier channels ×10, a little noise. */
 function activations(T: number, D: number, seed: number, mix: Float32Array): Float32Array {

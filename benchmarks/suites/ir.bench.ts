@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFloat16, setFloat16 } from '@petamoriken/float16';
 import { FileTensor, fp16ToFp32Array, fp32ToFp16Array, hashTensorBytes } from '@silica/ir';
+import { normalFloats } from '@silica/test-support';
 import { type BenchRow, type SuiteContext, binary, collectGarbage, measureTogether, row } from '../lib/bench.js';
 
 export const description = `
@@ -33,25 +34,8 @@ copy, work, …), so load from elsewhere on the machine affects them alike.
   8 MiB chunks; the file is in the OS page cache after the warm-up runs).
 `;
 
-/** Deterministic normal(0, σ) samples (mulberry32 + Box–Muller). */
-function weights(n: number, sigma: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = sigma * Math.sqrt(-2 * Math.log(uniform()));
-    const a = 2 * Math.PI * uniform();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
-  }
-  return out;
-}
+/** Deterministic normal(0, σ) weight-like samples. */
+const weights = (n: number, sigma: number, seed: number): Float32Array => normalFloats(n, seed, sigma);
 
 /**
  * Times `work` together with the two plain copies of `input` (interleaved rounds, see

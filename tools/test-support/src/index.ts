@@ -7,7 +7,7 @@
  * files) stay with the tests that use them.
  */
 export { FIXTURES, fixturePath } from './fixtures.js';
-export { randomFloats, randomWeight } from './random.js';
+export { normalFloats, randomFloats, randomWeight } from './random.js';
 export { bytesEqual, constOf, ctxFor, inputOf, linearChain, opTypes, program } from './programs.js';
 export { runReadmeExample } from './readme.js';
 export type { ReadmeExampleRun } from './readme.js';
